@@ -1,5 +1,7 @@
 """tabnn: research models for tabular and click-through-rate data as scikit-learn estimators."""
 
+from .encoding import EncodedTable, FieldSpec, TabularEncoder
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["EncodedTable", "FieldSpec", "TabularEncoder", "__version__"]

@@ -1,0 +1,367 @@
+"""Turning numpy / pandas / polars input into columns, and every input check.
+
+This is the one gateway through which user data enters tabnn. It never modifies what the user
+passes in. DataFrames (pandas, polars, anything narwhals understands) keep their column names
+and dtypes; numpy input goes through scikit-learn's own ``validate_data`` so that error messages
+are the familiar ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import narwhals.stable.v2 as nw
+import numpy as np
+import pandas as pd
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, column_or_1d, validate_data
+
+__all__ = [
+    "Column",
+    "ColumnTable",
+    "validate_X",
+    "as_column_table",
+    "validate_classification_target",
+    "validate_regression_target",
+    "validate_sample_weight",
+]
+
+
+@dataclass
+class Column:
+    """One input column.
+
+    Attributes
+    ----------
+    name : str
+        Column name (``"x<i>"`` for input without names).
+    values : ndarray or pandas.Categorical
+        float64 array for numeric columns; for categorical columns either a
+        ``pandas.Categorical`` (fast path, labels kept) or a 1-D object array.
+    kind : {"numeric", "categorical"}
+        What the dtype says the column is (the encoder may override it on request).
+    """
+
+    name: str
+    values: object
+    kind: str
+
+
+@dataclass
+class ColumnTable:
+    """Validated input: a list of columns with names, in the estimator's column order."""
+
+    columns: list = field(default_factory=list)
+    n_rows: int = 0
+    has_names: bool = False
+
+    @property
+    def names(self):
+        return [c.name for c in self.columns]
+
+    def __len__(self):
+        return len(self.columns)
+
+    def __getitem__(self, i):
+        return self.columns[i]
+
+
+# ----------------------------------------------------------------------------------------------
+# column conversion
+# ----------------------------------------------------------------------------------------------
+_CATEGORICAL_NW = ("String", "Categorical", "Enum", "Boolean", "Object")
+
+
+def _is_categorical_dtype(dtype):
+    return any(dtype == getattr(nw, name) for name in _CATEGORICAL_NW if hasattr(nw, name))
+
+
+def _object_column_kind(values):
+    """An object column is categorical when it holds strings, bytes or bools; else numeric."""
+    for v in values:
+        if isinstance(v, (str, bytes, bool, np.bool_)):
+            return "categorical"
+    return "numeric"
+
+
+def _numeric_from_any(values, name):
+    """float64 copy of a numeric column; pd.NA / None become NaN."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=True)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "c":
+        raise ValueError("Complex data not supported")
+    if isinstance(values, np.ndarray) and values.dtype.kind in "mM":
+        raise TypeError(
+            f"Column {name!r} has a datetime/timedelta dtype; convert it to numbers or drop it."
+        )
+    arr = np.asarray(values, dtype=object)
+    missing = pd.isna(arr)
+    if missing.any():
+        arr = arr.copy()
+        arr[missing] = np.nan
+    # float() raises TypeError "float() argument must be a string or a (real) number, not 'dict'"
+    return arr.astype(np.float64)
+
+
+def _from_native_series(s, name):
+    """Convert one narwhals Series into a Column."""
+    dtype = s.dtype
+    native = s.to_native()
+    if dtype.is_temporal():
+        raise TypeError(
+            f"Column {name!r} has temporal dtype {dtype}; convert it to numbers or drop it."
+        )
+    if isinstance(native, pd.Series) and isinstance(native.dtype, pd.CategoricalDtype):
+        return Column(name, native.array, "categorical")
+    if _is_categorical_dtype(dtype):
+        if dtype == nw.Object:
+            values = s.to_numpy()
+            return Column(name, values, _object_column_kind(values))
+        if dtype == nw.Categorical or dtype == nw.Enum:
+            # polars categoricals: one pandas Categorical keeps labels and codes
+            cat = pd.Categorical(s.to_numpy())
+            return Column(name, cat, "categorical")
+        return Column(name, s.to_numpy().astype(object), "categorical")
+    if dtype.is_numeric():
+        values = s.to_numpy()
+        if values.dtype == object:  # nullable ints with NA
+            values = _numeric_from_any(values, name)
+        return Column(name, np.asarray(values, dtype=np.float64), "numeric")
+    raise TypeError(f"Column {name!r} has unsupported dtype {dtype}.")
+
+
+def _check_nonempty(n_rows, n_cols):
+    if n_rows < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape=({n_rows}, {n_cols})) while a minimum of 1 "
+            "is required."
+        )
+    if n_cols < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape=({n_rows}, 0)) while a minimum of 1 is "
+            "required."
+        )
+
+
+def _is_dataframe(X):
+    return nw.dependencies.is_into_dataframe(X) and not isinstance(X, np.ndarray)
+
+
+def _frame_to_table(X):
+    frame = nw.from_native(X, eager_only=True)
+    names = list(frame.columns)
+    _check_nonempty(len(frame), len(names))
+    has_names = all(isinstance(c, str) for c in names)
+    str_names = [str(c) for c in names]
+    dup = sorted({c for c in str_names if str_names.count(c) > 1})
+    if dup:
+        raise ValueError(f"Duplicated column names are ambiguous: {dup}")
+    columns = [_from_native_series(frame.get_column(c), str(c)) for c in names]
+    return ColumnTable(columns, len(frame), has_names)
+
+
+def _array_to_table(X):
+    n, p = X.shape
+    columns = []
+    for j in range(p):
+        col = X[:, j]
+        if col.dtype == object:
+            kind = _object_column_kind(col)
+            values = col.copy() if kind == "categorical" else _numeric_from_any(col, f"x{j}")
+            columns.append(Column(f"x{j}", values, kind))
+        elif col.dtype.kind in "US":
+            columns.append(Column(f"x{j}", col.astype(object), "categorical"))
+        elif col.dtype.kind == "b":
+            columns.append(Column(f"x{j}", col.astype(object), "categorical"))
+        else:
+            columns.append(Column(f"x{j}", _numeric_from_any(col, f"x{j}"), "numeric"))
+    return ColumnTable(columns, n, False)
+
+
+def as_column_table(X):
+    """Convert any supported input into a :class:`ColumnTable` without estimator checks.
+
+    Parameters
+    ----------
+    X : array-like, pandas or polars DataFrame, or ColumnTable
+        The data.
+
+    Returns
+    -------
+    table : ColumnTable
+    """
+    if isinstance(X, ColumnTable):
+        return X
+    if _is_dataframe(X):
+        return _frame_to_table(X)
+    X = check_array(
+        X, dtype=None, ensure_all_finite=False, accept_sparse=False, ensure_min_samples=1
+    )
+    _check_nonempty(*X.shape)
+    return _array_to_table(X)
+
+
+def validate_X(estimator, X, *, reset):
+    """Validate ``X`` for ``estimator`` and return its columns in fit order.
+
+    With ``reset=True`` this records ``n_features_in_`` and, for DataFrames whose column names
+    are all strings, ``feature_names_in_``. With ``reset=False`` DataFrame columns are matched
+    **by name** (a reordered frame gives identical results); missing or unexpected columns raise
+    a ``ValueError`` naming them.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator that receives the data.
+    X : array-like, pandas or polars DataFrame
+        Input data.
+    reset : bool
+        Whether this call is a ``fit`` (records the schema) or a later call (checks it).
+
+    Returns
+    -------
+    table : ColumnTable
+    """
+    if isinstance(X, ColumnTable):
+        table = X
+    elif _is_dataframe(X):
+        table = _frame_to_table(X)
+    else:
+        # numpy / lists: sklearn's gateway gives the standard messages and bookkeeping
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=None,
+            ensure_all_finite=False,
+            accept_sparse=False,
+            ensure_min_samples=1,
+        )
+        _check_nonempty(*X.shape)
+        return _array_to_table(X)
+
+    names = table.names
+    if reset:
+        estimator.n_features_in_ = len(names)
+        if table.has_names:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return table
+
+    fitted = getattr(estimator, "feature_names_in_", None)
+    name = type(estimator).__name__
+    if fitted is None:
+        if table.has_names:
+            warnings.warn(
+                f"X has feature names, but {name} was fitted without feature names",
+                UserWarning,
+            )
+        if len(names) != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {len(names)} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+        return table
+    if not table.has_names:
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names",
+            UserWarning,
+        )
+        if len(names) != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {len(names)} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+        for col, fname in zip(table.columns, fitted):
+            col.name = str(fname)
+        return table
+    fitted = list(fitted)
+    missing = [c for c in fitted if c not in set(names)]
+    extra = [c for c in names if c not in set(fitted)]
+    if missing or extra:
+        parts = ["The feature names should match those that were passed during fit."]
+        if extra:
+            parts.append(f"Feature names unseen at fit time: {extra}")
+        if missing:
+            parts.append(f"Feature names seen at fit time, yet now missing: {missing}")
+        raise ValueError("\n".join(parts))
+    if names != fitted:
+        position = {n: i for i, n in enumerate(names)}
+        table = ColumnTable([table.columns[position[c]] for c in fitted], table.n_rows, True)
+    return table
+
+
+# ----------------------------------------------------------------------------------------------
+# targets and weights
+# ----------------------------------------------------------------------------------------------
+def _target_array(y, n_samples):
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    if _is_dataframe(y) or nw.dependencies.is_into_series(y):
+        y = nw.from_native(y, allow_series=True, eager_only=True).to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    elif y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if len(y) != n_samples:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{n_samples}, {len(y)}]"
+        )
+    return y
+
+
+def validate_classification_target(y, n_samples):
+    """Check a classification target and encode it.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted unique labels (the estimator's ``classes_``).
+    y_codes : ndarray of int64
+        Index of each label in ``classes``.
+    """
+    y = _target_array(y, n_samples)
+    if y.dtype.kind in "fc" or (y.dtype == object and type_of_target(y) == "continuous"):
+        check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name="y")
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            "The target has only one class "
+            f"({classes[0]!r}); a classifier needs at least 2 classes."
+        )
+    return classes, codes.astype(np.int64)
+
+
+def validate_regression_target(y, n_samples):
+    """Check a regression target and return it as float64."""
+    y = _target_array(y, n_samples)
+    y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite=True, input_name="y")
+    return np.asarray(y, dtype=np.float64)
+
+
+def validate_sample_weight(sample_weight, n_samples):
+    """Return sample weights as a float64 array of length ``n_samples`` (ones when None)."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float64)
+    if _is_dataframe(sample_weight) or nw.dependencies.is_into_series(sample_weight):
+        sample_weight = nw.from_native(sample_weight, allow_series=True).to_numpy()
+    if np.isscalar(sample_weight):
+        return np.full(n_samples, float(sample_weight))
+    sw = check_array(
+        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+    )
+    if sw.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}.")
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == ({sw.shape[0]},), expected ({n_samples},)!"
+        )
+    if (sw < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight")
+    if not sw.any():
+        raise ValueError("All sample weights are zero: at least one weight must be non-zero.")
+    return np.array(sw, dtype=np.float64, copy=True)

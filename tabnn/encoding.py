@@ -1,0 +1,544 @@
+"""The shared categorical encoding layer: :class:`TabularEncoder`, :class:`FieldSpec`,
+:class:`EncodedTable`.
+
+Every estimator in tabnn reads its input through this module. Conventions (fixed, relied upon
+by every model):
+
+* categorical code ``0`` = missing, ``1`` = unknown or rare (below ``min_frequency``),
+  ``2 ..`` = vocabulary in sorted order; columns with more than ``max_cardinality`` frequent
+  values are hashed with a stable 64-bit FNV-1a hash of the value's text into
+  ``max_cardinality`` buckets (codes ``2 ..``), the same on every process and machine;
+* numeric values are scaled (``numeric_scaling``); missing values (NaN, None, and also
+  ``+-inf``, which tabnn treats as missing) become 0 in the scaled view and are flagged in
+  ``numeric_missing``; the untouched floats stay available as ``raw``;
+* every statistic honours ``sample_weight`` (a weight of k is the same as k copies of a row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import ColumnTable, validate_sample_weight, validate_X
+
+__all__ = ["TabularEncoder", "FieldSpec", "EncodedTable", "MISSING", "UNKNOWN", "stable_hash"]
+
+MISSING = 0
+UNKNOWN = 1
+N_RESERVED = 2
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def stable_hash(values):
+    """Stable 64-bit FNV-1a hash of the text of each value (vectorised over values).
+
+    Unlike Python's ``hash``, the result does not depend on the process or the machine.
+
+    Parameters
+    ----------
+    values : array-like of objects
+        Values to hash; each is hashed through ``str(value)`` encoded as UTF-8.
+
+    Returns
+    -------
+    hashes : ndarray of uint64
+    """
+    text = np.asarray([str(v) for v in np.asarray(values, dtype=object).ravel()], dtype=str)
+    if text.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    raw = np.char.encode(text, "utf-8")
+    width = max(raw.dtype.itemsize, 1)
+    byte_matrix = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(len(raw), width)
+    lengths = np.char.str_len(raw)
+    h = np.full(len(raw), _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            active = lengths > j
+            hj = (h ^ byte_matrix[:, j].astype(np.uint64)) * _FNV_PRIME
+            h = np.where(active, hj, h)
+    return h
+
+
+def weighted_quantiles(x, w, probs):
+    """Inverted-CDF weighted quantiles of sorted-or-not ``x`` (weights ``w``) at ``probs``.
+
+    Consistent with row repetition: weight k gives the same result as k copies.
+    """
+    order = np.argsort(x, kind="stable")
+    xs, cw = x[order], np.cumsum(w[order])
+    total = cw[-1]
+    idx = np.searchsorted(cw, np.asarray(probs) * total - 1e-12 * total, side="left")
+    return xs[np.clip(idx, 0, len(xs) - 1)]
+
+
+@dataclass
+class FieldSpec:
+    """What the encoder learned about one input column.
+
+    Attributes
+    ----------
+    name : str
+        Column name.
+    role : {"categorical", "numeric"}
+        How the column is encoded.
+    index : int
+        Position of the column in the input (fit) order.
+    n_codes : int
+        Categorical: number of codes including the two reserved ones (missing, unknown);
+        numeric: 0.
+    hashed : bool
+        Whether the column is hashed into buckets instead of using a vocabulary.
+    categories : ndarray or None
+        Vocabulary; code ``c >= 2`` decodes to ``categories[c - 2]``. None when hashed/numeric.
+    counts : ndarray or None
+        Weighted training count of each vocabulary value (categorical with vocabulary).
+    bin_edges : ndarray or None
+        Numeric: inner quantile edges used by :meth:`TabularEncoder.encode_binned`.
+    has_missing : bool
+        Whether missing values were seen at fit.
+    """
+
+    name: str
+    role: str
+    index: int
+    n_codes: int = 0
+    hashed: bool = False
+    categories: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    bin_edges: np.ndarray | None = None
+    has_missing: bool = False
+    scaling: dict = field(default_factory=dict)
+
+    @property
+    def cardinality(self):
+        """Number of distinct codes the field can take (bins + missing for numeric)."""
+        if self.role == "categorical":
+            return self.n_codes
+        return len(self.bin_edges) + 2
+
+
+@dataclass
+class EncodedTable:
+    """Encoded data ready for a model.
+
+    Attributes
+    ----------
+    codes : ndarray of int64, shape (n, Fc)
+        Categorical codes, categorical fields in input order.
+    numeric : ndarray of float32, shape (n, Fn)
+        Scaled numeric values, missing -> 0.
+    numeric_missing : ndarray of bool, shape (n, Fn)
+        True where the numeric value was missing (NaN, None or +-inf).
+    raw : ndarray of float64, shape (n, Fn)
+        Untouched numeric values, NaN where missing.
+    categorical_fields, numeric_fields : list of FieldSpec
+        The fields of ``codes`` and of the numeric arrays, in column order.
+    """
+
+    codes: np.ndarray
+    numeric: np.ndarray
+    numeric_missing: np.ndarray
+    raw: np.ndarray
+    categorical_fields: list
+    numeric_fields: list
+
+    @property
+    def n_rows(self):
+        return self.codes.shape[0] if self.codes.size else self.numeric.shape[0]
+
+
+def _factorize(values):
+    """(inverse codes with -1 for missing, uniques as object array) for one column."""
+    if isinstance(values, pd.Categorical):
+        codes = values.codes.astype(np.int64)
+        return codes, np.asarray(values.categories, dtype=object)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _sort_key(values):
+    return np.argsort(np.asarray([str(v) for v in values], dtype=str), kind="stable")
+
+
+class TabularEncoder(TransformerMixin, BaseEstimator):
+    """Encode a mixed table into categorical codes and scaled numerics.
+
+    The shared input layer of every tabnn estimator. Categorical columns get integer codes
+    with reserved slots for missing (0) and unknown or rare values (1); very high-cardinality
+    columns are hashed into a fixed number of buckets with a stable hash. Numeric columns are
+    scaled robustly, with missing values kept as a separate signal.
+
+    Parameters
+    ----------
+    categorical_features : "auto", list of str or int, or array-like of bool, default="auto"
+        Which columns are categorical. ``"auto"``: string, object (holding strings), bool,
+        pandas ``category`` and polars ``String`` / ``Categorical`` / ``Enum`` columns.
+        Otherwise column names, indices or a boolean mask.
+    min_frequency : int or float, default=1
+        Categories whose (weighted) training count is below this are pooled into the
+        "unknown" code, which is then trained and used for unseen values at predict time.
+    max_cardinality : int or None, default=100_000
+        A categorical column with more frequent values than this is hashed into
+        ``max_cardinality`` buckets instead of using a vocabulary. None disables hashing.
+    numeric_scaling : {"quantile", "robust", "standard", "minmax"} or None, default="quantile"
+        ``"quantile"``: map through the (weighted) empirical CDF to a standard-normal score
+        clipped to about +-3.1 -- bounded, so heavy-tailed counts and prices train well.
+        ``"robust"``: signed ``log1p`` then median / IQR. ``"standard"``: mean / std.
+        ``"minmax"``: into [0, 1]. None: unchanged.
+    n_bins : int, default=32
+        Number of quantile bins per numeric column for :meth:`encode_binned`.
+
+    Attributes
+    ----------
+    schema_ : list of FieldSpec
+        One spec per input column, in input order.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names (only when fitted on a DataFrame with string names).
+
+    Notes
+    -----
+    ``transform`` matches DataFrame columns by name, so a frame with reordered columns gives
+    identical output; missing or unexpected columns raise ``ValueError``. ``+-inf`` in a
+    numeric column is treated as missing. The output of ``transform`` has one column per input
+    column (codes for categorical, scaled values for numeric) followed by one ``<name>_missing``
+    indicator for each numeric column that had missing values at fit.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabnn import TabularEncoder
+    >>> X = pd.DataFrame({"city": ["a", "b", None, "a"], "price": [1.0, 250.0, 3.0, None]})
+    >>> enc = TabularEncoder().fit(X)
+    >>> [(f.name, f.role, f.n_codes) for f in enc.schema_]
+    [('city', 'categorical', 4), ('price', 'numeric', 0)]
+    """
+
+    def __init__(
+        self,
+        categorical_features="auto",
+        min_frequency=1,
+        max_cardinality=100_000,
+        numeric_scaling="quantile",
+        n_bins=32,
+    ):
+        self.categorical_features = categorical_features
+        self.min_frequency = min_frequency
+        self.max_cardinality = max_cardinality
+        self.numeric_scaling = numeric_scaling
+        self.n_bins = n_bins
+
+    # ------------------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _check_params(self):
+        if self.numeric_scaling not in ("quantile", "robust", "standard", "minmax", None):
+            raise ValueError(
+                "numeric_scaling must be 'quantile', 'robust', 'standard', 'minmax' or None, "
+                f"got {self.numeric_scaling!r}."
+            )
+        if not (isinstance(self.min_frequency, (int, float)) and self.min_frequency >= 0):
+            raise ValueError(f"min_frequency must be a number >= 0, got {self.min_frequency!r}.")
+        if self.max_cardinality is not None and not (
+            isinstance(self.max_cardinality, (int, np.integer)) and self.max_cardinality >= 1
+        ):
+            raise ValueError(
+                f"max_cardinality must be a positive int or None, got {self.max_cardinality!r}."
+            )
+        if not (isinstance(self.n_bins, (int, np.integer)) and self.n_bins >= 2):
+            raise ValueError(f"n_bins must be an int >= 2, got {self.n_bins!r}.")
+
+    def _roles(self, table):
+        names = table.names
+        spec = self.categorical_features
+        if isinstance(spec, str) and spec == "auto":
+            return [c.kind == "categorical" for c in table.columns]
+        spec = list(np.asarray(spec).ravel()) if not isinstance(spec, list) else spec
+        if len(spec) == len(names) and all(isinstance(s, (bool, np.bool_)) for s in spec):
+            return [bool(s) for s in spec]
+        flags = [False] * len(names)
+        for s in spec:
+            if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
+                if not -len(names) <= s < len(names):
+                    raise ValueError(f"categorical_features index {s} is out of range.")
+                flags[int(s)] = True
+            elif str(s) in names:
+                flags[names.index(str(s))] = True
+            else:
+                raise ValueError(f"categorical_features names unknown column {s!r}.")
+        return flags
+
+    # ------------------------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn column roles, vocabularies, hashing decisions and numeric scaling.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights for every fitted statistic (vocabulary counts, quantiles, moments).
+
+        Returns
+        -------
+        self : TabularEncoder
+        """
+        self._check_params()
+        table = validate_X(self, X, reset=True)
+        sw = validate_sample_weight(sample_weight, table.n_rows)
+        roles = self._roles(table)
+        self.schema_ = [
+            self._fit_categorical(col, j, sw) if is_cat else self._fit_numeric(col, j, sw)
+            for j, (col, is_cat) in enumerate(zip(table.columns, roles))
+        ]
+        self._index_cache = {}
+        return self
+
+    def _fit_categorical(self, col, j, sw):
+        inverse, uniques = _factorize(col.values)
+        present = inverse >= 0
+        counts = np.bincount(inverse[present], weights=sw[present], minlength=len(uniques))
+        keep = (counts >= max(self.min_frequency, 1e-12)) & (counts > 0)
+        has_missing = bool((sw[~present] > 0).any())
+        if self.max_cardinality is not None and keep.sum() > self.max_cardinality:
+            return FieldSpec(
+                col.name, "categorical", j, N_RESERVED + int(self.max_cardinality),
+                hashed=True, has_missing=has_missing,
+            )
+        vocab, vcounts = uniques[keep], counts[keep]
+        order = _sort_key(vocab)
+        return FieldSpec(
+            col.name, "categorical", j, N_RESERVED + len(vocab),
+            categories=vocab[order], counts=vcounts[order], has_missing=has_missing,
+        )
+
+    def _fit_numeric(self, col, j, sw):
+        x = self._as_float(col)
+        ok = np.isfinite(x) & (sw > 0)
+        xs, ws = x[ok], sw[ok]
+        scaling = {}
+        if xs.size == 0:
+            xs, ws = np.zeros(1), np.ones(1)
+        method = self.numeric_scaling
+        if method == "quantile":
+            probs = np.linspace(0.0, 1.0, min(1001, max(2, np.unique(xs).size)))
+            scaling = {"quantiles": weighted_quantiles(xs, ws, probs), "probs": probs}
+        elif method == "robust":
+            t = np.sign(xs) * np.log1p(np.abs(xs))
+            q1, med, q3 = weighted_quantiles(t, ws, [0.25, 0.5, 0.75])
+            scale = q3 - q1
+            if scale <= 0:
+                scale = np.sqrt(np.average((t - med) ** 2, weights=ws)) or 1.0
+            scaling = {"center": float(med), "scale": float(scale)}
+        elif method == "standard":
+            mean = np.average(xs, weights=ws)
+            std = np.sqrt(np.average((xs - mean) ** 2, weights=ws))
+            scaling = {"center": float(mean), "scale": float(std) if std > 0 else 1.0}
+        elif method == "minmax":
+            lo, hi = float(xs.min()), float(xs.max())
+            scaling = {"center": lo, "scale": hi - lo if hi > lo else 1.0}
+        probs = np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]
+        edges = np.unique(weighted_quantiles(xs, ws, probs))
+        return FieldSpec(
+            col.name, "numeric", j, bin_edges=edges, scaling=scaling,
+            has_missing=bool((~np.isfinite(x) & (sw > 0)).any()),
+        )
+
+    @staticmethod
+    def _as_float(col):
+        if col.kind == "numeric":
+            x = np.asarray(col.values, dtype=np.float64)
+        else:
+            try:
+                x = pd.to_numeric(pd.Series(np.asarray(col.values, dtype=object)),
+                                  errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"Column {col.name!r} is treated as numeric but holds non-numeric values; "
+                    "list it in categorical_features."
+                ) from exc
+        return np.where(np.isinf(x), np.nan, x)
+
+    # ------------------------------------------------------------------------------------------
+    def _vocab_index(self, spec):
+        cache = self.__dict__.setdefault("_index_cache", {})
+        if spec.name not in cache:
+            cache[spec.name] = pd.Index(spec.categories, dtype=object)
+        return cache[spec.name]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_index_cache", None)
+        return state
+
+    def _encode_categorical(self, spec, col):
+        inverse, uniques = _factorize(col.values)
+        if spec.hashed:
+            lut = (stable_hash(uniques) % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64)
+            lut += N_RESERVED
+        else:
+            pos = self._vocab_index(spec).get_indexer(uniques).astype(np.int64)
+            lut = np.where(pos < 0, UNKNOWN, pos + N_RESERVED)
+        lut = np.append(lut, MISSING)  # index -1 (missing) picks the last entry
+        return lut[inverse]
+
+    def _scale(self, spec, x):
+        s = spec.scaling
+        method = self.numeric_scaling
+        if method == "quantile":
+            q, p = s["quantiles"], s["probs"]
+            # average of the two one-sided interpolations keeps ties in the middle
+            u = 0.5 * (np.interp(x, q, p) - np.interp(-x, -q[::-1], -p[::-1]))
+            return ndtri(np.clip(u, 1e-3, 1 - 1e-3))
+        if method == "robust":
+            return (np.sign(x) * np.log1p(np.abs(x)) - s["center"]) / s["scale"]
+        if method in ("standard", "minmax"):
+            return (x - s["center"]) / s["scale"]
+        return x
+
+    def _table(self, X):
+        check_is_fitted(self, "schema_")
+        return validate_X(self, X, reset=False)
+
+    def encode(self, X):
+        """Encode ``X`` into an :class:`EncodedTable` (codes, scaled and raw numerics).
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame, or ColumnTable
+            Data with the columns seen at fit (matched by name for DataFrames).
+
+        Returns
+        -------
+        table : EncodedTable
+        """
+        table = self._table(X)
+        n = table.n_rows
+        cat = [s for s in self.schema_ if s.role == "categorical"]
+        num = [s for s in self.schema_ if s.role == "numeric"]
+        codes = np.empty((n, len(cat)), dtype=np.int64)
+        for k, spec in enumerate(cat):
+            codes[:, k] = self._encode_categorical(spec, table[spec.index])
+        raw = np.empty((n, len(num)), dtype=np.float64)
+        scaled = np.empty((n, len(num)), dtype=np.float32)
+        for k, spec in enumerate(num):
+            x = self._as_float(table[spec.index])
+            raw[:, k] = x
+            scaled[:, k] = np.nan_to_num(self._scale(spec, x), nan=0.0)
+        return EncodedTable(codes, scaled, np.isnan(raw), raw, cat, num)
+
+    def encode_binned(self, X):
+        """Every field as non-negative integer codes, in input column order.
+
+        Categorical fields give their codes; numeric fields give ``0`` for missing and
+        ``1 .. n_bins`` for their quantile bin (edges learned at fit).
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame, or ColumnTable
+
+        Returns
+        -------
+        codes : ndarray of int64, shape (n_samples, n_features)
+        """
+        table = self._table(X)
+        out = np.empty((table.n_rows, len(self.schema_)), dtype=np.int64)
+        for spec in self.schema_:
+            col = table[spec.index]
+            if spec.role == "categorical":
+                out[:, spec.index] = self._encode_categorical(spec, col)
+            else:
+                x = self._as_float(col)
+                b = np.searchsorted(spec.bin_edges, x, side="right") + 1
+                out[:, spec.index] = np.where(np.isnan(x), 0, b)
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    def _missing_indicator_fields(self):
+        return [s for s in self.schema_ if s.role == "numeric" and s.has_missing]
+
+    def transform(self, X):
+        """Encode ``X`` into one numeric matrix.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_features_out)
+            Codes of categorical columns and scaled numeric columns in input order, then one
+            missing indicator per numeric column that had missing values at fit. With
+            ``set_output(transform="pandas"|"polars")`` a DataFrame with integer code columns.
+        """
+        enc = self.encode(X)
+        cols, pos_c, pos_n = [], 0, 0
+        for spec in self.schema_:
+            if spec.role == "categorical":
+                cols.append(enc.codes[:, pos_c])
+                pos_c += 1
+            else:
+                cols.append(enc.numeric[:, pos_n].astype(np.float64))
+                pos_n += 1
+        num_pos = {s.name: k for k, s in enumerate(enc.numeric_fields)}
+        for spec in self._missing_indicator_fields():
+            cols.append(enc.numeric_missing[:, num_pos[spec.name]].astype(np.float64))
+        if _output_container(self) in ("pandas", "polars"):
+            names = self.get_feature_names_out()
+            data = dict(zip(names, cols))
+            if _output_container(self) == "polars":
+                import polars as pl
+
+                return pl.DataFrame(data)
+            return pd.DataFrame(data)
+        return np.column_stack([c.astype(np.float64) for c in cols])
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Must match ``feature_names_in_`` when given.
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self, "schema_")
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            expected = getattr(
+                self, "feature_names_in_",
+                np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object),
+            )
+            if len(input_features) != self.n_features_in_ or not np.array_equal(
+                input_features, expected
+            ):
+                raise ValueError("input_features is not equal to feature_names_in_")
+        names = [s.name for s in self.schema_]
+        names += [f"{s.name}_missing" for s in self._missing_indicator_fields()]
+        return np.asarray(names, dtype=object)
+
+
+def _output_container(est):
+    """The container ``set_output`` asked for ("default", "pandas" or "polars")."""
+    try:
+        from sklearn.utils._set_output import _get_output_config
+
+        return _get_output_config("transform", est)["dense"]
+    except Exception:  # pragma: no cover - private sklearn helper moved
+        return "default"

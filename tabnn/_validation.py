@@ -239,7 +239,14 @@ def validate_X(estimator, X, *, reset):
             ensure_min_samples=1,
         )
         _check_nonempty(*X.shape)
-        return _array_to_table(X)
+        table = _array_to_table(X)
+        fitted = getattr(estimator, "feature_names_in_", None)
+        if not reset and fitted is not None:
+            # validate_data already warned; name the columns as at fit for later layers
+            for col, fname in zip(table.columns, fitted):
+                col.name = str(fname)
+            table.has_names = True
+        return table
 
     names = table.names
     if reset:
@@ -276,6 +283,7 @@ def validate_X(estimator, X, *, reset):
             )
         for col, fname in zip(table.columns, fitted):
             col.name = str(fname)
+        table.has_names = True
         return table
     fitted = list(fitted)
     missing = [c for c in fitted if c not in set(names)]

@@ -1,0 +1,374 @@
+"""Shared base of every neural estimator: validation, encoding, network building, training.
+
+Subclasses only say how the interaction model is built (:meth:`_build_model`); the classifier
+and regressor mixins below add the output head size, the loss and the target encoding.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import (
+    validate_classification_target,
+    validate_regression_target,
+    validate_sample_weight,
+    validate_X,
+)
+from ..encoding import TabularEncoder
+from ..nn.embedding import FieldEmbedding
+from ..nn.network import TabularNetwork
+from ..training import TrainingConfig, predict_network, resolve_device, train_network
+
+COMMON_PARAMETERS = """\
+embedding_dim : int, default=16
+        Size ``d`` of every field embedding.
+    max_epochs : int, default=100
+        Maximum number of passes over the training data.
+    batch_size : int or "auto", default="auto"
+        Rows per gradient step. ``"auto"``: ``n_samples // 16`` rounded down to a power of two,
+        clipped to [64, 4096].
+    learning_rate : float, default=1e-3
+        AdamW learning rate. It is multiplied by 0.1 after every epoch in which the
+        validation loss does not improve.
+    weight_decay : float, default=0.0
+        AdamW (decoupled) weight decay of the dense weights.
+    embedding_l2 : float, default=1e-5
+        L2 penalty ``embedding_l2 / 2 * ||E||^2`` over the whole embedding table, added to every
+        batch loss; keeps rare values from being memorised.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
+        improved for ``n_iter_no_change`` epochs and restore the best weights. ``"auto"``:
+        on when there are at least 1000 rows.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping (stratified for classifiers).
+    n_iter_no_change : int, default=2
+        Patience of early stopping, in epochs.
+    categorical_features : "auto" or list, default="auto"
+        Which columns are categorical (see :class:`~tabnn.TabularEncoder`).
+    min_frequency : int or float, default=10
+        Values seen fewer times in training share the "unknown" embedding.
+    max_cardinality : int or None, default=100_000
+        Columns with more frequent values are hashed into this many buckets.
+    numeric_scaling : str or None, default="quantile"
+        Numeric scaling of the encoder (see :class:`~tabnn.TabularEncoder`).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating-point type of the network (float64 for exact reproducibility checks).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, the initialisation, the batch order and dropout.
+        The global torch random state is never changed.
+    verbose : int, default=0
+        0: silent; 1: one line per epoch; 2: also a batch counter."""
+
+COMMON_ATTRIBUTES = """\
+encoder_ : TabularEncoder
+        The fitted encoder.
+    module_ : torch.nn.Module
+        The trained network (embedding + interaction model).
+    history_ : list of dict
+        Per epoch: ``train_loss``, ``valid_loss``, ``valid_metric`` (AUC for binary,
+        accuracy for multi-class), ``learning_rate``, ``seconds``.
+    n_iter_ : int
+        Number of epochs run.
+    best_iteration_ : int
+        Epoch whose weights were kept.
+    device_ : str
+        Device the network was trained on.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names (only for DataFrame input with string column names)."""
+
+
+def fill_doc(cls):
+    """Insert the shared parameter and attribute text into a neural estimator's docstring."""
+    cls.__doc__ = cls.__doc__.replace("%(common_parameters)s", COMMON_PARAMETERS).replace(
+        "%(common_attributes)s", COMMON_ATTRIBUTES
+    )
+    return cls
+
+
+def _auto_batch_size(n):
+    return int(np.clip(2 ** int(np.floor(np.log2(max(n // 16, 1)))), 64, 4096))
+
+
+class NeuralEstimator(BaseEstimator):
+    """Base class: parameters common to every neural estimator, fit / predict skeleton."""
+
+    _task = None  # "binary" | "multiclass" | "regression", decided in fit
+
+    def __init__(
+        self,
+        *,
+        embedding_dim=16,
+        max_epochs=100,
+        batch_size="auto",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        embedding_l2=1e-5,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        categorical_features="auto",
+        min_frequency=10,
+        max_cardinality=100_000,
+        numeric_scaling="quantile",
+        device="auto",
+        dtype="float32",
+        random_state=None,
+        verbose=0,
+    ):
+        self.embedding_dim = embedding_dim
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.embedding_l2 = embedding_l2
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.categorical_features = categorical_features
+        self.min_frequency = min_frequency
+        self.max_cardinality = max_cardinality
+        self.numeric_scaling = numeric_scaling
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _build_model(self, n_fields, n_outputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build_embedding(self, encoded):
+        return FieldEmbedding(
+            [f.n_codes for f in encoded.categorical_fields],
+            len(encoded.numeric_fields),
+            self.embedding_dim,
+        )
+
+    # -- checks ----------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _check_params(self):
+        def positive_int(name):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                    and value >= 1):
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+        for name in ("embedding_dim", "max_epochs", "n_iter_no_change"):
+            positive_int(name)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            positive_int("batch_size")
+        for name in ("learning_rate",):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
+        for name in ("weight_decay", "embedding_l2"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}."
+            )
+        if self.early_stopping not in ("auto", True, False):
+            raise ValueError(
+                f"early_stopping must be 'auto', True or False, got {self.early_stopping!r}."
+            )
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+
+    # -- fit -------------------------------------------------------------------------------
+    def _to_tensors(self, encoded, device):
+        dtype = getattr(torch, self.dtype)
+        return (
+            torch.as_tensor(encoded.codes, device=device),
+            torch.as_tensor(encoded.numeric, device=device).to(dtype),
+            torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
+        )
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the encoder and train the network.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+            Training data; categorical columns are detected from their dtype.
+        y : array-like of shape (n_samples,)
+            Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, used by the encoder's statistics and the loss.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        table = validate_X(self, X, reset=True)
+        n = table.n_rows
+        sw = validate_sample_weight(sample_weight, n)
+        target = self._encode_target(y, n, sw)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        device = resolve_device(self.device)
+        self.device_ = str(device)
+        dtype = getattr(torch, self.dtype)
+
+        use_es = self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
+        train_rows, valid_rows = np.arange(n), None
+        if use_es:
+            stratify = target if self._task in ("binary", "multiclass") else None
+            try:
+                train_rows, valid_rows = train_test_split(
+                    train_rows, test_size=self.validation_fraction, random_state=seed,
+                    stratify=stratify,
+                )
+            except ValueError:  # a class too small to stratify
+                train_rows, valid_rows = train_test_split(
+                    train_rows, test_size=self.validation_fraction, random_state=seed
+                )
+            train_rows, valid_rows = np.sort(train_rows), np.sort(valid_rows)
+
+        self.encoder_ = TabularEncoder(
+            categorical_features=self.categorical_features,
+            min_frequency=self.min_frequency,
+            max_cardinality=self.max_cardinality,
+            numeric_scaling=self.numeric_scaling,
+        )
+        train_table = table if valid_rows is None else _take_rows(table, train_rows)
+        self.encoder_.fit(train_table, sample_weight=sw[train_rows])
+        encoded = self.encoder_.encode(table)
+
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            embedding = self._build_embedding(encoded)
+            model = self._build_model(embedding.n_fields, self._n_outputs)
+            network = TabularNetwork(embedding, model).to(device=device, dtype=dtype)
+
+        inputs = self._to_tensors(encoded, device)
+        y_t = torch.as_tensor(target, device=device)
+        y_t = y_t if self._task == "multiclass" else y_t.to(dtype)
+        w_t = torch.as_tensor(sw, device=device, dtype=dtype)
+        n_train = len(train_rows)
+        batch_size = (_auto_batch_size(n_train) if self.batch_size == "auto"
+                      else int(self.batch_size))
+        config = TrainingConfig(
+            task=self._task,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            embedding_l2=self.embedding_l2,
+            n_iter_no_change=self.n_iter_no_change,
+            device=device,
+            verbose=self.verbose,
+        )
+
+        def part(rows):
+            if rows is None or len(rows) == n:
+                return inputs, y_t, w_t
+            idx = torch.as_tensor(rows, device=device)
+            return tuple(t[idx] for t in inputs), y_t[idx], w_t[idx]
+
+        train_part = part(train_rows if valid_rows is not None else None)
+        valid_part = part(valid_rows) if valid_rows is not None else None
+        self.history_, self.best_iteration_ = train_network(
+            network, *train_part, config, seed, valid=valid_part
+        )
+        self.n_iter_ = len(self.history_)
+        self.module_ = network
+        return self
+
+    # -- predict ---------------------------------------------------------------------------
+    def _predict_device(self):
+        if self.device_.startswith("cuda") and torch.cuda.is_available():
+            return torch.device(self.device_)
+        return torch.device("cpu")
+
+    def _raw_predict(self, X):
+        """Logits (float64 numpy array of shape (n, k)) for ``X``."""
+        check_is_fitted(self, "module_")
+        table = validate_X(self, X, reset=False)
+        encoded = self.encoder_.encode(table)
+        device = self._predict_device()
+        module = self.module_
+        if next(module.parameters()).device != device:
+            module.to(device)
+        return predict_network(module, self._to_tensors(encoded, device), 16384, device)
+
+    # -- persistence -------------------------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        module = state.get("module_")
+        if module is not None and next(module.parameters()).device.type != "cpu":
+            state["module_"] = copy.deepcopy(module).cpu()
+        return state
+
+
+def _take_rows(table, rows):
+    from .._validation import Column, ColumnTable
+
+    cols = []
+    for c in table.columns:
+        values = c.values[rows]
+        cols.append(Column(c.name, values, c.kind))
+    return ColumnTable(cols, len(rows), table.has_names)
+
+
+class NeuralClassifierMixin:
+    """Classifier half of a neural estimator: label encoding, sigmoid / softmax output."""
+
+    def _encode_target(self, y, n, sample_weight):
+        self.classes_, codes = validate_classification_target(y, n)
+        self._task = "binary" if len(self.classes_) == 2 else "multiclass"
+        self._n_outputs = 1 if self._task == "binary" else len(self.classes_)
+        return codes
+
+    def decision_function(self, X):
+        """Raw scores: shape (n,) for binary (log-odds of ``classes_[1]``), else (n, k)."""
+        logits = self._raw_predict(X)
+        return logits[:, 0] if logits.shape[1] == 1 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        logits = self._raw_predict(X)
+        if logits.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class label for each row (same dtype as the training labels)."""
+        logits = self._raw_predict(X)
+        idx = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(1)
+        return self.classes_[idx]
+
+
+class NeuralRegressorMixin:
+    """Regressor half of a neural estimator: standardised target, squared loss."""
+
+    def _encode_target(self, y, n, sample_weight):
+        y = validate_regression_target(y, n)
+        self._task = "regression"
+        self._n_outputs = 1
+        mean = float(np.average(y, weights=sample_weight))
+        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
+        self.target_mean_, self.target_scale_ = mean, std if std > 0 else 1.0
+        return (y - self.target_mean_) / self.target_scale_
+
+    def predict(self, X):
+        """Predicted target for each row."""
+        return self._raw_predict(X)[:, 0] * self.target_scale_ + self.target_mean_

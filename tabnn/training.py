@@ -1,0 +1,225 @@
+"""The one training engine shared by every neural estimator.
+
+Batches are drawn by index from tensors that already live on the device: no DataLoader, no
+per-row Python. The engine owns the loss, the optimizer (AdamW), gradient clipping, learning-rate
+decay on plateaus, early stopping with best-weights restore, mixed precision on CUDA, seeding,
+progress output and the per-epoch history.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["TrainingConfig", "resolve_device", "train_network", "predict_network", "TASKS"]
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+def resolve_device(device):
+    """Turn ``"auto"`` / ``"cpu"`` / ``"cuda[:i]"`` / a ``torch.device`` into a torch.device."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available.")
+    return device
+
+
+@dataclass
+class TrainingConfig:
+    """Settings of one training run (built by the estimators from their parameters)."""
+
+    task: str
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    embedding_l2: float = 0.0
+    n_iter_no_change: int = 2
+    tol: float = 1e-4
+    lr_decay: float = 0.1
+    grad_clip: float = 10.0
+    device: torch.device = torch.device("cpu")
+    verbose: int = 0
+
+
+def _loss(task, logits, y, w):
+    if task == "binary":
+        per_row = F.binary_cross_entropy_with_logits(logits.squeeze(-1), y, reduction="none")
+    elif task == "multiclass":
+        per_row = F.cross_entropy(logits, y, reduction="none")
+    else:
+        per_row = (logits.squeeze(-1) - y) ** 2
+    return (per_row * w).sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny)
+
+
+def _embedding_penalty(network):
+    tables = network.embedding_tables() if hasattr(network, "embedding_tables") else []
+    return sum((t.float() ** 2).sum() for t in tables) * 0.5
+
+
+def _batches(n, batch_size, generator=None, device=None):
+    order = (
+        torch.randperm(n, generator=generator, device="cpu").to(device)
+        if generator is not None
+        else torch.arange(n, device=device)
+    )
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def _autocast(device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def predict_network(network, inputs, batch_size, device=None):
+    """Run ``network`` in evaluation mode over ``inputs`` in batches; returns float64 logits."""
+    network.eval()
+    device = device or next(network.parameters()).device
+    n = inputs[0].shape[0]
+    outs = []
+    with _autocast(device):
+        for start in range(0, n, batch_size):
+            batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
+            outs.append(network(*batch).double().cpu())
+    return torch.cat(outs).numpy()
+
+
+def _evaluate(network, inputs, y, w, config):
+    logits = torch.as_tensor(predict_network(network, inputs, max(config.batch_size, 8192)))
+    logits = logits.to(y.device, dtype=torch.float64)
+    y64 = y if config.task == "multiclass" else y.to(torch.float64)
+    loss = _loss(config.task, logits, y64, w.to(torch.float64)).item()
+    metric = None
+    if config.task == "binary":
+        from sklearn.metrics import roc_auc_score
+
+        yt = y.cpu().numpy()
+        if len(np.unique(yt)) == 2:
+            metric = float(roc_auc_score(yt, logits.squeeze(-1).cpu().numpy(),
+                                         sample_weight=w.cpu().numpy()))
+    elif config.task == "multiclass":
+        pred = logits.argmax(-1)
+        metric = float(((pred == y).double() * w).sum() / w.sum())
+    return loss, metric
+
+
+def train_network(network, inputs, y, w, config, seed, valid=None):
+    """Train ``network`` in place.
+
+    Parameters
+    ----------
+    network : nn.Module
+        Called as ``network(*batch_inputs)``; returns logits ``[B, k]``.
+    inputs : sequence of Tensor
+        Input tensors with the rows on axis 0, already on ``config.device``.
+    y, w : Tensor
+        Targets (float for binary / regression, int64 for multiclass) and sample weights.
+    config : TrainingConfig
+        Settings.
+    seed : int
+        Seeds the batch order and every random operation inside the network (dropout); the
+        global torch random state is left untouched.
+    valid : tuple (inputs, y, w) or None
+        Validation data for early stopping; the best epoch's weights are restored at the end.
+
+    Returns
+    -------
+    history : list of dict
+        One entry per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``valid_metric``
+        (AUC for binary, accuracy for multiclass), ``learning_rate``, ``seconds``.
+    best_epoch : int
+        The epoch whose weights the network holds (1-based).
+    """
+    device = config.device
+    generator = torch.Generator().manual_seed(int(seed))
+    decay, no_decay = [], []
+    for name, p in network.named_parameters():
+        (no_decay if p.ndim < 2 or "norm" in name else decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    n = inputs[0].shape[0]
+    history, best_loss, best_state, best_epoch, stale = [], np.inf, None, 0, 0
+    fork_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(int(seed))
+        for epoch in range(1, config.max_epochs + 1):
+            start_time = time.perf_counter()
+            network.train()
+            total, total_w, n_batches = 0.0, 0.0, -(-n // config.batch_size)
+            for b, idx in enumerate(_batches(n, config.batch_size, generator, device)):
+                batch = [t[idx] for t in inputs]
+                yb, wb = y[idx], w[idx]
+                with _autocast(device):
+                    logits = network(*batch)
+                loss = _loss(config.task, logits.to(wb.dtype), yb, wb)
+                objective = loss
+                if config.embedding_l2 > 0:
+                    objective = loss + config.embedding_l2 * _embedding_penalty(network)
+                optimizer.zero_grad(set_to_none=True)
+                objective.backward()
+                if config.grad_clip:
+                    nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+                optimizer.step()
+                bw = float(wb.sum())
+                total += float(loss.detach()) * bw
+                total_w += bw
+                if config.verbose >= 2:
+                    sys.stdout.write(f"\repoch {epoch} batch {b + 1}/{n_batches}")
+                    sys.stdout.flush()
+            record = {
+                "epoch": epoch,
+                "train_loss": total / max(total_w, 1e-300),
+                "valid_loss": None,
+                "valid_metric": None,
+                "learning_rate": optimizer.param_groups[0]["lr"],
+                "seconds": None,
+            }
+            improved = True
+            if valid is not None:
+                vloss, vmetric = _evaluate(network, *valid, config)
+                record["valid_loss"], record["valid_metric"] = vloss, vmetric
+                improved = vloss < best_loss - config.tol * abs(best_loss) if np.isfinite(
+                    best_loss) else True
+                if improved:
+                    best_loss, best_epoch, stale = vloss, epoch, 0
+                    best_state = copy.deepcopy(network.state_dict())
+                else:
+                    stale += 1
+                    for group in optimizer.param_groups:
+                        group["lr"] *= config.lr_decay
+            else:
+                best_epoch = epoch
+            record["seconds"] = time.perf_counter() - start_time
+            history.append(record)
+            if config.verbose >= 1:
+                if config.verbose >= 2:
+                    sys.stdout.write("\n")
+                msg = f"epoch {epoch:3d}  train_loss {record['train_loss']:.5f}"
+                if valid is not None:
+                    msg += f"  valid_loss {record['valid_loss']:.5f}"
+                    if record["valid_metric"] is not None:
+                        label = "auc" if config.task == "binary" else "accuracy"
+                        msg += f"  valid_{label} {record['valid_metric']:.5f}"
+                msg += f"  {record['seconds']:.1f}s" + ("" if improved else "  (no improvement)")
+                print(msg, flush=True)
+            if valid is not None and stale >= config.n_iter_no_change:
+                break
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return history, best_epoch

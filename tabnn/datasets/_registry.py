@@ -1,0 +1,150 @@
+"""Every real data file tabnn can load: relative path, original public address, SHA-256.
+
+Relative paths follow the layout of the project's shared data folder
+(``<data home>/<dataset>/<file>``).  Addresses are the repositories the files were originally
+taken from (see each folder's ``SOURCE.md``).  Digests are of the file content; for ``.gz``
+files, of the decompressed content (see :class:`tabnn.datasets._base.RemoteFile`).
+"""
+
+from __future__ import annotations
+
+from ._base import RemoteFile
+
+_GH = "https://raw.githubusercontent.com"
+_FOLDRPP = f"{_GH}/hwd404/FOLD-R-PP/HEAD/data"
+_FOLDRM = f"{_GH}/hwd404/FOLD-RM/HEAD/data"
+_FRAPPE_HEADER = "label,user,item,daytime,weekday,isweekend,homework,cost,weather,country,city"
+
+_TABLE = [
+    # (relative path, url, sha256[, convert])
+    ("acute/acute.csv", f"{_FOLDRPP}/acute/acute.csv",
+     "597590f9ca9e647ae6aa6cdd5eeadb32c3aaa73d4fca4f1684266c603df8df9d"),
+    ("adult/adult.csv", f"{_FOLDRPP}/adult/adult.csv",
+     "db390315bf3e7514cd8205835eb2d75419ea888bb0d5e9079136bd8846a39460"),
+    ("anneal/train.csv", f"{_FOLDRPP}/anneal/train.csv",
+     "ebaf4eb5cdea7cc28584971533f9893c6042bf0029c380da6d049e97c933d498"),
+    ("anneal/test.csv", f"{_FOLDRPP}/anneal/test.csv",
+     "1f8ffa300a6969eefd673b89d18f4a6bdefcb64dd70f4cd4206d5f8b5c8f5c5c"),
+    ("autism/autism.csv", f"{_FOLDRPP}/autism/autism.csv",
+     "ea0bbf36a8468a7557cf6033425fe863cf7af4e82aa40dce424336d399225e57"),
+    ("avila/train.csv", f"{_FOLDRPP}/avila/train.csv",
+     "82b86eae65984554cc35069af2b03e06bbfc8930a0c3675efa41f10479ed0c30"),
+    ("avila/test.csv", f"{_FOLDRPP}/avila/test.csv",
+     "534f3844406bc06d079fcce1d17c70ef885ee5a85fab640bfbcf50ffddd462b0"),
+    ("breastw/breastw.csv", f"{_FOLDRPP}/breastw/breastw.csv",
+     "12a3b700a6953b88873bee75151f5db0d606a5e9c4c51096d36148d5fb116ff6"),
+    ("cars/cars.csv", f"{_FOLDRPP}/cars/cars.csv",
+     "30e144866d9202aacfdcc847f66dfed55bad16998a49d0392411467513b6d893"),
+    ("credit_a/credit.csv", f"{_FOLDRPP}/credit/credit.csv",
+     "7bb178263693f5f12a2e35028d4e0238be11ab09818091c9265cb7744a547343"),
+    ("credit_card/credit_card.csv", f"{_FOLDRPP}/credit_card/credit_card.csv",
+     "f0911a71d42a71e9c78b10dae1ccfaed82c363008053f9c8dea42cd720fc551b"),
+    ("drug/drug.csv", f"{_FOLDRM}/drug/drug.csv",
+     "5349ef5c17231b9045187314203404420e25e59f73e3bfda9ca5aed83cedacf8"),
+    ("dry_bean/dry_bean.csv", f"{_FOLDRM}/dry_bean/dry_bean.csv",
+     "69ebd0ba390ca9f528af6764a31be127c124eba71b3268dc23b29d67c842acb6"),
+    ("ecoli/ecoli.csv", f"{_FOLDRPP}/ecoli/ecoli.csv",
+     "6815b3aa78109b24d5ddd7fd23270a6fc949b86d977d42ffe09d670b32332dc4"),
+    ("eeg/eeg.csv", f"{_FOLDRM}/eeg/eeg.csv",
+     "42ade6611f0fadbc8c15e48bb04e5f20813c9939de21aa5f8204293f623c912a"),
+    ("flags/flags.csv", f"{_FOLDRM}/flags/flags.csv",
+     "8a290c7ccf010fe8a935d398668f2e629c0dfb9dec27bb6685e8d9535d8f93e1"),
+    ("glass/glass.csv", f"{_FOLDRM}/glass/glass.csv",
+     "02fd8e637ba5f705242ac5319c9a4f5fccb9398d120329495a3da81d24eee3e8"),
+    ("heart/heart.csv", f"{_FOLDRPP}/heart/heart.csv",
+     "99e2c8d8886d01206405a9d3476aa31773000dac7f4c6ce6a9b85b88523f2b5a"),
+    ("heloc/heloc_dataset_v1.csv", f"{_FOLDRPP}/heloc/heloc_dataset_v1.csv",
+     "e5a914f742ad7f8472c5417902ec06b321ebc5de1d68ec13f136d62c87a7fbf3"),
+    ("intention/intention.csv", f"{_FOLDRM}/intention/intention.csv",
+     "b3055ee355f59134d851d32641183cb4a8b45def7124d2f50442a042f358e0d9"),
+    ("ionosphere/ionosphere.csv", f"{_FOLDRPP}/ionosphere/ionosphere.csv",
+     "88767d652a426070fe77d215a23d08cb6ef9df4495eaaa594982dfa18fc068f6"),
+    ("kidney/kidney.csv", f"{_FOLDRPP}/kidney/kidney.csv",
+     "d4d3fa3a01466916d5d95fc0fc461850a6bcc2e53171031152c4941ed8cfaaa3"),
+    ("krkp/krkp.csv", f"{_FOLDRPP}/krkp/krkp.csv",
+     "7809be63f624ae12374b3da07f779fb277a40b8860ffba644abbc7cfeaba578f"),
+    ("mushroom/mushroom.csv", f"{_FOLDRPP}/mushroom/mushroom.csv",
+     "8c8d82940970c6301dc46dae098c9ebd2632c8c80ea6207966e3622695fb4bd3"),
+    ("nursery/nursery.csv", f"{_FOLDRM}/nursery/nursery.csv",
+     "37ff1a2d713d8e7e379daa5e3e1ae730bfc8bf9125a62fa6f9bea6a9146a65f7"),
+    ("page_blocks/page_blocks.csv", f"{_FOLDRM}/page_blocks/page_blocks.csv",
+     "6b741a2e8dcd98c5b5590dd86aa66fb72da28abbf92f04e286d16e39ff78d8fe"),
+    ("pendigits/train.csv", f"{_FOLDRM}/pendigits/train.csv",
+     "2efe0ac3cc74b250a3d578b9bbfa789338ebf5ec508fdced6f658b1e170ef71e"),
+    ("pendigits/test.csv", f"{_FOLDRM}/pendigits/test.csv",
+     "32b06fd2c5ccb2139a277840096ccf0c773212dfe1f38cfc4b1da0a872eeb394"),
+    ("sonar/sonar.csv", f"{_FOLDRPP}/sonar/sonar.csv",
+     "d533ad86b7634b4da62e7d13d235636f61705de4c490c5b6c8e1f48042e8983a"),
+    ("titanic/train.csv", f"{_FOLDRPP}/titanic/train.csv",
+     "b471cd5eb4f471affdbf22f739e020e17e6c22aee808a963a8a966ff4352c1f8"),
+    ("titanic/test.csv", f"{_FOLDRPP}/titanic/test.csv",
+     "8da0ca6080f3e7a8a5bccc23859f27c9f13f5eeacb740f1ca446071e50628617"),
+    ("voting/voting.csv", f"{_FOLDRPP}/voting/voting.csv",
+     "e29f019cf2daf5ab54ae08170903c02bbffb8a14a24989315964781e765ee1cb"),
+    ("wall_following_robot/wall_following_robot.csv",
+     f"{_FOLDRM}/wall_following_robot/wall_following_robot.csv",
+     "2ea8cfc101815269979566f4fe6b1961fcb33af7e3998db5daa26ba0d5284f62"),
+    ("weight_lifting/weight_lifting.csv", f"{_FOLDRM}/weight_lifting/weight_lifting.csv",
+     "f993b1ecd29faf313ed0f3ab775cd0c38e386f6941284c3804041d55dd76c9a7"),
+    ("wine/wine.csv", f"{_FOLDRPP}/wine/wine.csv",
+     "cd8a2c2dc3a01285441e7d08241bdbd4a6a67bf44f2326f8bb6126885bf89428"),
+    ("yeast/yeast.csv", f"{_FOLDRM}/yeast/yeast.csv",
+     "188ab5317324dd73c903c41b5293a5c2f66e2c2430df75aae4cba880b85d7c94"),
+    # Kaggle weatherAUS, via a GitHub copy of the zip; stored re-compressed as gzip.
+    ("rain_australia/weatherAUS.csv.gz",
+     f"{_GH}/vineetp6/Rain-Prediction-in-Australia/HEAD/weatherAUS.zip",
+     "573fd715cd69fcacc4df32024d823b450ae3edaae7e8ff2eeb623adbed424014",
+     "zip:weatherAUS.csv"),
+    # UCI bank marketing, members of bank-additional.zip; stored as gzip.
+    ("bank_marketing/bank-additional-full.csv.gz",
+     f"{_GH}/dsrscientist/Dataset2/HEAD/bank-additional.zip",
+     "74adfc578bf77a7ff4bb1ba4a9f8709d9e3c6907342959c2c8416847e0afb4d8",
+     "zip:bank-additional/bank-additional-full.csv"),
+    ("bank_marketing/bank-full.csv.gz",
+     f"{_GH}/dsrscientist/Dataset2/HEAD/bank-additional.zip",
+     "d1513ec63b385506f7cfce9f2c5caa9fe99e7ba4e8c3fa264b3aaf0f849ed32d",
+     "zip:bank-additional/bank-full.csv"),
+    # Frappe (NFM split), libsvm files of ARM-Net converted to the BARS CSV layout; gzip.
+    ("frappe/valid.csv.gz", f"{_GH}/nusdbsystem/ARM-Net/HEAD/data/frappe/valid.libsvm",
+     "47922c5231371bc685c7e1a635fbf9fa5a3fb70aa1000db37b6dabb95d539ddb",
+     f"libsvm_csv:{_FRAPPE_HEADER}"),
+    ("frappe/test.csv.gz", f"{_GH}/nusdbsystem/ARM-Net/HEAD/data/frappe/test.libsvm",
+     "0cf4e3bdfa8af05a004f5bb05489c816f9e4d334f1bfb4970d01d4d2078dfde6",
+     f"libsvm_csv:{_FRAPPE_HEADER}"),
+    # Criteo: first 10,000 lines of Kaggle train.txt (AutoInt repo), DeepCTR 200-row sample.
+    ("criteo_sample/criteo_head10k.txt", f"{_GH}/shichence/AutoInt/HEAD/train_examples.txt",
+     "f665bb8823fd742ea1b8602d70918f235ccc08eba3224f1621c11022721c21a3"),
+    ("criteo_sample/criteo_sample.txt",
+     f"{_GH}/shenweichen/DeepCTR/HEAD/examples/criteo_sample.txt",
+     "08b84f12a22438fb534e989a5e4fa245726b2bda001983556bc2aea2f094f724"),
+    # Avazu: Wide-ResDNN random split of the first rows; DeepCTR 100-row sample.
+    ("avazu_sample/wide_resdnn_train.csv", f"{_GH}/Lapis-Hong/Wide-ResDNN/HEAD/data/avazu/train.csv",
+     "49fb8cdcadfd9030a6fcb8cd97fe8205d94b84723ee8292e229d741ce1362e4f"),
+    ("avazu_sample/wide_resdnn_dev.csv", f"{_GH}/Lapis-Hong/Wide-ResDNN/HEAD/data/avazu/dev.csv",
+     "1dbd14ef356202a106766d175ab20dfa182838c8cf77e6b018dd18df05c7e757"),
+    ("avazu_sample/wide_resdnn_test.csv", f"{_GH}/Lapis-Hong/Wide-ResDNN/HEAD/data/avazu/test.csv",
+     "9c81e37b0766fb1daa430706c0c8188046e6daf6a295ab667687d87dada32f35"),
+    ("avazu_sample/avazu_sample.txt",
+     f"{_GH}/shenweichen/DeepCTR/HEAD/examples/avazu_sample.txt",
+     "43daa44dde764bf2c0dacf80002a73da4441088a53d40a3629094d3a2b1592f3"),
+    # MovieLens 100K (GroupLens ml-100k.zip content, GitHub copy).
+    ("movielens_100k/u.data", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/u.data",
+     "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),
+    ("movielens_100k/u.user", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/u.user",
+     "8677fe7565ea60a10918eb4b297da546e41c49e33b0e858aade4a05260a9fd34"),
+    ("movielens_100k/u.item", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/u.item",
+     "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701"),
+    ("movielens_100k/u.genre", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/u.genre",
+     "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb"),
+    ("movielens_100k/ua.base", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/ua.base",
+     "67b5bcdb380c29f85d56a012ecd88612ae020f30a6730d117a334ee8203b91f2"),
+    ("movielens_100k/ua.test", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/ua.test",
+     "d0497e202417720f57a184ec8c66be2d1afa4ff41bb53787c57b28d6bf79bc42"),
+    ("movielens_100k/ub.base", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/ub.base",
+     "237254d253b6ad7de84f919d041055428646254f34ed8f562703c899430cd881"),
+    ("movielens_100k/ub.test", f"{_GH}/guibitten03/dataset_py/HEAD/ml-100k/ub.test",
+     "d54a72d05730d5892062734b2bec73e976f9b713d18c828a18b968d6cce442da"),
+]
+
+#: Every registered data file, keyed by its path relative to the data home.
+REGISTRY: dict[str, RemoteFile] = {row[0]: RemoteFile(*row) for row in _TABLE}

@@ -1,0 +1,348 @@
+"""FOLD-SE: default rules with exceptions as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import (
+    validate_classification_target,
+    validate_sample_weight,
+    validate_X,
+)
+from ..encoding import TabularEncoder
+from ..rules import FoldLearner, encode_feature, fit_feature, flatten, rule_key, simplify
+
+__all__ = ["FoldSEClassifier"]
+
+
+def _target_name(y):
+    name = getattr(y, "name", None)
+    return name if isinstance(name, str) and name else "label"
+
+
+def _label_text(v):
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
+class FoldSEClassifier(ClassifierMixin, BaseEstimator):
+    """FOLD-SE rule learner: a logic program of default rules with exceptions.
+
+    Learns rules such as ``label = 'yes' :- age > 38.0, education == 'Bachelors', not ab1.``
+    with exception rules ``ab1 :- ...`` (FOLD-R++ structure), choosing each literal by the
+    FOLD-SE Gini-impurity heuristic with one prefix-sum pass per column. Numeric columns get
+    ``<=`` / ``>`` literals, categorical columns ``==`` / ``!=`` literals (no one-hot); object
+    columns mixing numbers and strings get both. Binary problems learn rules for the
+    ``positive_class`` (everything else is the other class); multi-class problems use the
+    FOLD-RM loop, an ordered list of rules where the first rule that fires decides.
+
+    Parameters
+    ----------
+    ratio : float, default=0.5
+        Exception ratio: a default part is accepted once its false positives are at most
+        ``ratio`` times its true positives; the remaining false positives are learned as
+        exceptions (recursively). Smaller values give longer default parts.
+    tail : float, default=0.005
+        FOLD-SE long-tail pruning: a rule or exception rule whose (weighted) true positives
+        are fewer than ``tail`` times the (weighted) number of training rows is dropped and
+        learning of that rule set stops. 0 disables pruning (FOLD-R++ / FOLD-RM behaviour).
+    max_depth : int, default=10
+        Maximum nesting depth of exceptions.
+    positive_class : "auto" or label, default="auto"
+        Binary problems: the class the default rules describe. ``"auto"`` takes the (weighted)
+        majority class, as the FOLD-R++ authors advise. Ignored for multi-class problems.
+    categorical_features : "auto", list of str or int, or array-like of bool, default="auto"
+        Column roles, resolved as in :class:`tabnn.TabularEncoder`: ``"auto"`` treats string,
+        bool and categorical dtypes as categorical, everything else as numeric.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (any type).
+    positive_class_ : object
+        Binary: the class described by the rules. None for multi-class.
+    default_class_ : object
+        Class predicted when no rule fires (binary: the other class; multi-class: the most
+        frequent class among the training rows that no rule decides).
+    rules_ : str
+        The program as text, one rule per line: top-level rules ``r1, r2, ...`` first (in
+        decision order), then exception rules ``ab1, ab2, ...``, then a ``% otherwise`` line
+        with the default class.
+    rule_program_ : list of ProgramRule
+        Structured form of ``rules_`` (name, head, literals, negated exception names, text).
+    n_rules_ : int
+        Number of program lines: top-level rules plus exception rules.
+    n_top_rules_ : int
+        Number of top-level rules.
+    n_literals_ : int
+        Number of comparison literals in all program lines (``not abN`` references are not
+        counted).
+    rule_stats_ : pandas.DataFrame
+        Per top-level rule (and the default): weighted count of the training rows it decided
+        and their class distribution.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+
+    Notes
+    -----
+    *Missing values* (None, NaN, +-inf) satisfy no literal: ``A <= t``, ``A > t``, ``A == c``
+    and ``A != c`` are all false on a missing cell, and no literal is built on the missing
+    marker. A category unseen at fit fails every ``== c`` and satisfies every ``!= c``.
+    A one-literal exception is printed folded into its parent as ``not A op v``, which --
+    unlike the complementary literal -- is also true on missing cells.
+
+    *predict_proba* is an honest, simple estimate: for each row, the Laplace-smoothed class
+    distribution ``(n_c + 1) / (n + K)`` of the training rows decided by the same rule (the
+    first top-level rule that fires, or the "no rule fires" region). Should a rule be no
+    better than its competitors on its own training rows (rare; only with large ``ratio``),
+    that distribution is averaged with the one-hot vector of the rule's class so that
+    ``argmax(predict_proba) == predict`` always holds.
+
+    References
+    ----------
+    H. Wang, G. Gupta. FOLD-SE: An Efficient Rule-based Machine Learning Algorithm with
+    Scalable Explainability. PADL 2024 (arXiv 2208.07912); FOLD-R++ (arXiv 2110.07843);
+    FOLD-RM (arXiv 2202.06913).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabnn.estimators.foldse import FoldSEClassifier
+    >>> X = pd.DataFrame({"age": [20, 30, 40, 50, 60, 70], "job": list("aabbab")})
+    >>> y = ["no", "no", "yes", "yes", "yes", "yes"]
+    >>> clf = FoldSEClassifier(tail=0).fit(X, y)
+    >>> print(clf.rules_)
+    label = 'yes' :- age > 30.0.
+    % otherwise: label = 'no'
+    """
+
+    def __init__(
+        self,
+        ratio=0.5,
+        tail=0.005,
+        max_depth=10,
+        positive_class="auto",
+        categorical_features="auto",
+    ):
+        self.ratio = ratio
+        self.tail = tail
+        self.max_depth = max_depth
+        self.positive_class = positive_class
+        self.categorical_features = categorical_features
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    # ------------------------------------------------------------------------------------------
+    def _check_params(self):
+        if not isinstance(self.ratio, numbers.Real) or not self.ratio >= 0:
+            raise ValueError(f"ratio must be a number >= 0, got {self.ratio!r}.")
+        if not isinstance(self.tail, numbers.Real) or not 0 <= self.tail < 1:
+            raise ValueError(f"tail must be a number in [0, 1), got {self.tail!r}.")
+        if (
+            not isinstance(self.max_depth, numbers.Integral)
+            or isinstance(self.max_depth, bool)
+            or self.max_depth < 0
+        ):
+            raise ValueError(f"max_depth must be an int >= 0, got {self.max_depth!r}.")
+
+    def _encode(self, table):
+        return [
+            encode_feature(spec, col.values, role)
+            for spec, col, role in zip(self._specs, table.columns, self._roles)
+        ]
+
+    def fit(self, X, y, sample_weight=None):
+        """Learn the rule program.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+            Training data; numeric and categorical columns, missing values allowed.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; every count in the literal search, the ``ratio`` test and the
+            ``tail`` threshold is weighted (weight k equals k copies of a row).
+
+        Returns
+        -------
+        self : FoldSEClassifier
+        """
+        self._check_params()
+        table = validate_X(self, X, reset=True)
+        classes, codes = validate_classification_target(y, table.n_rows)
+        sw = validate_sample_weight(sample_weight, table.n_rows)
+        roles = TabularEncoder(categorical_features=self.categorical_features)._roles(table)
+        keep = sw > 0
+        specs, feats = [], []
+        for j, (col, role) in enumerate(zip(table.columns, roles)):
+            values = col.values if keep.all() else col.values[keep]
+            spec, fd = fit_feature(values, col.name, j, role)
+            specs.append(spec)
+            feats.append(fd)
+        codes, w = codes[keep], sw[keep]
+        self._specs, self._roles = specs, roles
+        self.classes_ = classes
+        K = len(classes)
+        learner = FoldLearner(feats, specs, w, self.ratio, self.tail, self.max_depth)
+        if K == 2:
+            if isinstance(self.positive_class, str) and self.positive_class == "auto":
+                pos = int(np.argmax(np.bincount(codes, weights=w, minlength=2)))
+            else:
+                hit = np.flatnonzero(classes == self.positive_class)
+                if not len(hit):
+                    raise ValueError(
+                        f"positive_class={self.positive_class!r} is not one of the classes "
+                        f"{list(classes)}."
+                    )
+                pos = int(hit[0])
+            is_pos = codes == pos
+            rules = learner.fold(np.flatnonzero(is_pos), np.flatnonzero(~is_pos))
+            heads, default = [pos] * len(rules), 1 - pos
+            self.positive_class_ = classes[pos]
+        else:
+            rules, heads, default = learner.fold_rm(codes, K)
+            self.positive_class_ = None
+        self._rules = [simplify(r) for r in rules]
+        self._heads = np.asarray(heads, dtype=np.int64)
+        self._default = int(default)
+        self.default_class_ = classes[self._default]
+        self._target_name = _target_name(y)
+        self._build_program()
+        self._fit_proba(feats, codes, w)
+        return self
+
+    def _build_program(self):
+        lines, self._ab_names = flatten(
+            self._rules, [self.classes_[h] for h in self._heads], self._target_name
+        )
+        self.rule_program_ = lines
+        text = [line.text for line in lines]
+        text.append(f"% otherwise: {self._target_name} = {_label_text(self.default_class_)}")
+        self.rules_ = "\n".join(text)
+        self.n_rules_ = len(lines)
+        self.n_top_rules_ = len(self._rules)
+        self.n_literals_ = int(sum(len(line.literals) for line in lines))
+
+    def _decide(self, feats):
+        """Index of the first top-level rule that fires per row (-1: none)."""
+        n = len(feats[0].num)
+        decided = np.full(n, -1, dtype=np.int64)
+        open_ = np.ones(n, dtype=bool)
+        for i, rule in enumerate(self._rules):
+            if not open_.any():
+                break
+            fires = rule.evaluate(feats) & open_
+            decided[fires] = i
+            open_ &= ~fires
+        return decided
+
+    def _fit_proba(self, feats, codes, w):
+        K, R = len(self.classes_), len(self._rules)
+        decided = self._decide(feats)
+        slot = np.where(decided < 0, R, decided)
+        counts = np.zeros((R + 1, K))
+        np.add.at(counts, (slot, codes), w)
+        labels = np.append(self._heads, self._default)
+        proba = (counts + 1.0) / (counts.sum(axis=1, keepdims=True) + K)
+        for i, c in enumerate(labels):
+            others = np.delete(proba[i], c)
+            if proba[i, c] <= others.max():
+                onehot = np.zeros(K)
+                onehot[c] = 1.0
+                proba[i] = (proba[i] + onehot) / 2.0
+        self._proba = proba
+        names = [line.name for line in self.rule_program_[:R]] + ["default"]
+        stats = pd.DataFrame(counts, columns=[str(c) for c in self.classes_])
+        stats.insert(0, "n", counts.sum(axis=1))
+        stats.insert(0, "label", list(self.classes_[labels]))
+        stats.insert(0, "rule", names)
+        self.rule_stats_ = stats
+
+    # ------------------------------------------------------------------------------------------
+    def _features(self, X):
+        check_is_fitted(self)
+        table = validate_X(self, X, reset=False)
+        return self._encode(table)
+
+    def predict(self, X):
+        """Class of the first rule that fires (the default class when none fires).
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        decided = self._decide(self._features(X))
+        labels = np.append(self._heads, self._default)
+        return self.classes_[labels[decided]]
+
+    def predict_proba(self, X):
+        """Laplace-smoothed training class distribution of the rule that decides each row.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in ``classes_`` order; rows sum to 1.
+        """
+        decided = self._decide(self._features(X))
+        return self._proba[decided].copy()
+
+    def explain(self, X):
+        """Which rule (and which exception) decided each row.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        explanation : pandas.DataFrame
+            One row per input row with columns ``prediction``; ``rule`` (name of the
+            top-level rule that fired, or ``"default"``) and ``rule_text``; ``exception`` and
+            ``exception_text``: the first exception rule that fired and thereby blocked an
+            earlier rule whose literals all held (None if no rule was blocked).
+        """
+        feats = self._features(X)
+        n = len(feats[0].num)
+        decided = self._decide(feats)
+        texts = {line.name: line.text for line in self.rule_program_}
+        R = len(self._rules)
+        exc = np.full(n, None, dtype=object)
+        for i, rule in enumerate(self._rules):
+            cand = (exc == None) & ((decided < 0) | (decided > i))  # noqa: E711
+            if not cand.any() or not rule.exceptions:
+                continue
+            body = rule.body(feats) & cand
+            for ab in rule.exceptions:
+                hit = body & ab.evaluate(feats)
+                exc[hit] = self._ab_names[rule_key(ab)]
+                body &= ~hit
+        names = np.asarray([line.name for line in self.rule_program_[:R]] + ["default"])
+        rule_names = names[np.where(decided < 0, R, decided)]
+        default_text = f"% otherwise: {self._target_name} = {_label_text(self.default_class_)}"
+        labels = np.append(self._heads, self._default)
+        return pd.DataFrame(
+            {
+                "prediction": self.classes_[labels[decided]],
+                "rule": rule_names,
+                "rule_text": [texts.get(r, default_text) for r in rule_names],
+                "exception": exc,
+                "exception_text": [texts.get(e) if e is not None else None for e in exc],
+            }
+        )

@@ -1,0 +1,154 @@
+"""Rule objects, evaluation, simplification and printing of default-rule programs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._literals import Literal
+
+
+@dataclass
+class Rule:
+    """A default rule ``head :- literals, not ab_1, ..., not ab_k.``
+
+    Attributes
+    ----------
+    literals : list of Literal
+        The default part (all must hold).
+    exceptions : list of Rule
+        Exception ("abnormal") rules; the rule is blocked where any of them fires. Each may
+        have its own exceptions.
+    """
+
+    literals: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+
+    def body(self, features):
+        """Mask of the rows where all literals hold (default part)."""
+        n = len(features[0].num)
+        m = np.ones(n, dtype=bool)
+        for lit in self.literals:
+            m &= lit.evaluate(features[lit.feature])
+        return m
+
+    def evaluate(self, features):
+        """Mask of the rows where the rule fires (body holds and no exception fires)."""
+        m = self.body(features)
+        if not self.literals and not self.exceptions:
+            return np.zeros_like(m)
+        for ab in self.exceptions:
+            if not m.any():
+                break
+            m &= ~ab.evaluate(features)
+        return m
+
+    def n_literals(self):
+        return len(self.literals) + sum(ab.n_literals() for ab in self.exceptions)
+
+
+@dataclass
+class ProgramRule:
+    """One line of the printed program (structured form of ``rules_``).
+
+    Attributes
+    ----------
+    name : str
+        ``"r<i>"`` for top-level rules, ``"ab<i>"`` for exception rules.
+    head : object or None
+        Class label predicted by a top-level rule; None for an exception rule.
+    literals : list of Literal
+    exceptions : list of str
+        Names of the exception rules negated in the body.
+    text : str
+    """
+
+    name: str
+    head: object
+    literals: list
+    exceptions: list
+    text: str = ""
+
+
+# ----------------------------------------------------------------------------------------------
+# simplification (semantics preserving)
+# ----------------------------------------------------------------------------------------------
+def _unite_bounds(literals):
+    """Merge several plain ``<=`` (``>``) literals on one column into the tightest one."""
+    out, seen = [], {}
+    for lit in literals:
+        if lit.negated or lit.kind != "num":
+            if lit not in out:
+                out.append(lit)
+            continue
+        key = (lit.feature, lit.op)
+        if key in seen:
+            i = seen[key]
+            old = out[i]
+            tighter = lit.value < old.value if lit.op == "<=" else lit.value > old.value
+            if tighter:
+                out[i] = lit
+        else:
+            seen[key] = len(out)
+            out.append(lit)
+    return out
+
+
+def simplify(rule):
+    """Fold one-literal exceptions without exceptions into the parent as negated literals
+    (``not ab`` with ``ab :- A <= 3`` becomes ``not A <= 3``) and merge numeric bounds."""
+    exceptions, literals = [], list(rule.literals)
+    for ab in rule.exceptions:
+        ab = simplify(ab)
+        if len(ab.literals) == 1 and not ab.exceptions:
+            literals.append(ab.literals[0].negate())
+        else:
+            exceptions.append(ab)
+    return Rule(_unite_bounds(literals), exceptions)
+
+
+# ----------------------------------------------------------------------------------------------
+# printing
+# ----------------------------------------------------------------------------------------------
+def _label_text(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
+def flatten(top_rules, heads, target_name="label"):
+    """Flatten top-level rules and their exceptions into program lines.
+
+    Identical exception rules are shared (printed once). Returns ``(lines, ab_names)``:
+    ``lines`` is a list of :class:`ProgramRule` (top-level rules first, then ``ab`` rules in
+    depth-first order), ``ab_names`` maps :func:`rule_key` of an exception rule to its name.
+    """
+    top_lines, ab_lines, ab_ids = [], [], {}
+
+    key_of = rule_key
+
+    def name_of(rule):
+        k = key_of(rule)
+        if k not in ab_ids:
+            name = f"ab{len(ab_ids) + 1}"
+            ab_ids[k] = name
+            line = ProgramRule(name, None, list(rule.literals), [])
+            ab_lines.append(line)
+            line.exceptions = [name_of(ab) for ab in rule.exceptions]
+        return ab_ids[k]
+
+    for i, (rule, head) in enumerate(zip(top_rules, heads)):
+        exc = [name_of(ab) for ab in rule.exceptions]
+        top_lines.append(ProgramRule(f"r{i + 1}", head, list(rule.literals), exc))
+    lines = top_lines + ab_lines
+    for line in lines:
+        body = [lit.text() for lit in line.literals] + [f"not {e}" for e in line.exceptions]
+        head = line.name if line.head is None else f"{target_name} = {_label_text(line.head)}"
+        line.text = f"{head} :- {', '.join(body) if body else 'true'}."
+    return lines, ab_ids
+
+
+def rule_key(rule):
+    """Hashable structural identity of a rule (literals and, recursively, exceptions)."""
+    return (tuple(rule.literals), tuple(rule_key(ab) for ab in rule.exceptions))

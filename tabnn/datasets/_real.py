@@ -276,7 +276,7 @@ _add(_Spec("bank_marketing", "bank_marketing",
 
 # ---- CTR / recommender data ------------------------------------------------------------------
 _add(_Spec("frappe", "frappe", {"valid": "valid.csv.gz", "test": "test.csv.gz"}, "label", "all",
-           [], "Frappe (NFM / BARS Frappe_x1-style split), validation and test parts only",
+           [], "Frappe (NFM split; validation and test parts only)",
            na_values=(), fold=False, reader=_read_frappe, splits=("valid", "test"),
            note="Only the validation (57,722 rows) and test (28,860 rows) parts of the 7:2:1 "
                 "NFM split exist in the data folder; the 202,027-row train part is missing, so "
@@ -419,9 +419,6 @@ def load_dataset(name, *, split=None, data_home=None, download_if_missing=True,
         read = {"na_values": list(spec.na_values), **spec.read}
         parts = [(k, pd.read_csv(paths[f], **read)) for k, f in spec.parts.items()]
 
-    if spec.reader is _read_movielens:  # u.data holds every rating; base/test re-split it
-        want = "all" if split is None else split
-        parts = [(k, df) for k, df in parts if k == want]
     labels = np.concatenate([np.full(len(df), k, dtype=object) for k, df in parts])
     frame = pd.concat([df for _, df in parts], ignore_index=True)
     if spec.post is not None:
@@ -443,7 +440,10 @@ def load_dataset(name, *, split=None, data_home=None, download_if_missing=True,
         cols[c] = frame[c].astype("category") if c in categorical else _to_numeric(frame[c], c, name)
     cols[target] = frame[target]
     frame = pd.DataFrame(cols)
-    sel = keep if split is None else keep & (labels == split)
+    if spec.reader is _read_movielens:  # u.data holds every rating; base/test re-split it
+        sel = keep & (labels == ("all" if split is None else split))
+    else:
+        sel = keep if split is None else keep & (labels == split)
     if not sel.all():
         frame = frame[sel].reset_index(drop=True)
 
@@ -453,3 +453,128 @@ def load_dataset(name, *, split=None, data_home=None, download_if_missing=True,
     if spec.task == "regression":
         extra["target_names"] = [target]
     return make_bunch(frame, features, target, as_frame, return_X_y, descr, **extra)
+
+
+# ---- thin public loaders ---------------------------------------------------------------------
+
+_COMMON_PARAMS = """\
+data_home : str or path-like, default=None
+    Data folder, see :func:`get_data_home` (``TABNN_DATA`` or ``~/.cache/tabnn``).
+download_if_missing : bool, default=True
+    If False, a missing file raises :class:`FileNotFoundError` naming the file and the
+    address it would be downloaded from; otherwise it is downloaded, its SHA-256 checked
+    and cached in the data home.
+as_frame : bool or {{"pandas", "polars"}}, default=True
+    pandas (True / ``"pandas"``), polars (``"polars"``) or numpy (False) output.
+return_X_y : bool, default=False
+    Return ``(data, target)`` instead of a Bunch.
+"""
+
+_OPTION_DOCS = {
+    "variant": "variant : str, default={default!r}\n    Which file of the data set, see "
+               "the notes below.\n",
+    "target": "target : str, default={default!r}\n    Drug column used as the target.\n",
+    "split_set": "split_set : {{'a', 'b'}}, default={default!r}\n    GroupLens held-out "
+                 "split used by ``split='train'`` / ``'test'`` (ua.* or ub.*).\n",
+    "binary": "binary : bool, default={default!r}\n    Replace ``rating`` by a 0/1 "
+              "``label`` (rating >= 4), the usual CTR framing.\n",
+}
+
+
+def _make_loader(name):
+    import inspect
+
+    spec = _SPECS[name]
+    splits = spec.split_names()
+
+    def loader(*, split=None, data_home=None, download_if_missing=True, as_frame=True,
+               return_X_y=False, **options):
+        return load_dataset(name, split=split, data_home=data_home,
+                            download_if_missing=download_if_missing, as_frame=as_frame,
+                            return_X_y=return_X_y, **options)
+
+    params = [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=d) for p, d in
+              (("split", None), ("data_home", None), ("download_if_missing", True),
+               ("as_frame", True), ("return_X_y", False))]
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+               for k, v in spec.options.items()]
+    if not splits:
+        params = params[1:]
+    loader.__signature__ = inspect.Signature(params)
+    loader.__name__ = loader.__qualname__ = f"load_{name}"
+    split_doc = (
+        f"split : {{{', '.join(repr(s) for s in splits)}}} or None, default=None\n"
+        f"    Published part to load; None loads all of them (category levels are shared).\n"
+        if splits else "")
+    opt_doc = "".join(_OPTION_DOCS[k].format(default=v) for k, v in spec.options.items())
+    title = spec.title or name
+    notes = []
+    if spec.fold:
+        notes.append(_FOLD_NOTE.format(folder=spec.folder))
+    if spec.note:
+        notes.append(spec.note)
+    if not splits and name not in ("criteo_sample", "bank_marketing"):
+        notes.append("No published train/test split; the FOLD papers use 10-fold CV.")
+    cat = ("all features categorical" if spec.categorical == "all" else
+           f"categorical: {', '.join(spec.categorical)}" if isinstance(spec.categorical, list)
+           and spec.categorical else
+           f"numeric: {', '.join(spec.numeric)}; every other feature categorical"
+           if spec.categorical == "rest" else "all features numeric")
+    loader.__doc__ = (
+        f"Load the {title} data set ({spec.task}, target ``{spec.target}``).\n\n"
+        f"Column types: {cat}.\n\n"
+        f"Parameters\n----------\n{split_doc}{opt_doc}{_COMMON_PARAMS.format()}\n"
+        f"Returns\n-------\nbunch : sklearn.utils.Bunch\n"
+        f"    ``frame``, ``data``, ``target``, ``feature_names``, ``target_names``,\n"
+        f"    ``categorical_features``, ``numeric_features``, ``split``, ``DESCR``.\n"
+        f"(data, target) : tuple\n    When ``return_X_y=True``.\n\n"
+        f"Notes\n-----\n" + "\n".join(notes) + "\n\nSee Also\n--------\nload_dataset\n"
+    )
+    return loader
+
+
+load_acute = _make_loader("acute")
+load_adult = _make_loader("adult")
+load_anneal = _make_loader("anneal")
+load_autism = _make_loader("autism")
+load_avazu_sample = _make_loader("avazu_sample")
+load_avila = _make_loader("avila")
+load_bank_marketing = _make_loader("bank_marketing")
+load_breastw = _make_loader("breastw")
+load_cars = _make_loader("cars")
+load_credit_a = _make_loader("credit_a")
+load_credit_card = _make_loader("credit_card")
+load_criteo_sample = _make_loader("criteo_sample")
+load_drug = _make_loader("drug")
+load_dry_bean = _make_loader("dry_bean")
+load_ecoli = _make_loader("ecoli")
+load_eeg = _make_loader("eeg")
+load_flags = _make_loader("flags")
+load_frappe = _make_loader("frappe")
+load_glass = _make_loader("glass")
+load_heart = _make_loader("heart")
+load_heloc = _make_loader("heloc")
+load_intention = _make_loader("intention")
+load_ionosphere = _make_loader("ionosphere")
+load_kidney = _make_loader("kidney")
+load_krkp = _make_loader("krkp")
+load_movielens_100k = _make_loader("movielens_100k")
+load_mushroom = _make_loader("mushroom")
+load_nursery = _make_loader("nursery")
+load_page_blocks = _make_loader("page_blocks")
+load_pendigits = _make_loader("pendigits")
+load_rain_australia = _make_loader("rain_australia")
+load_sonar = _make_loader("sonar")
+load_titanic = _make_loader("titanic")
+load_voting = _make_loader("voting")
+load_wall_following_robot = _make_loader("wall_following_robot")
+load_weight_lifting = _make_loader("weight_lifting")
+load_wine = _make_loader("wine")
+load_yeast = _make_loader("yeast")
+
+LOADERS = {name: globals()[f"load_{name}"] for name in _SPECS}
+
+#: FOLD-SE paper data sets (binary and multi-class), for benchmark loops.
+FOLD_BINARY = ["acute", "autism", "breastw", "cars", "credit_a", "ecoli", "heart", "ionosphere",
+               "kidney", "krkp", "mushroom", "voting", "adult", "credit_card", "rain_australia"]
+FOLD_MULTICLASS = ["nursery", "pendigits", "wine", "page_blocks", "anneal", "dry_bean"]

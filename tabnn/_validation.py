@@ -149,14 +149,14 @@ def _is_dataframe(X):
 
 
 def _frame_to_table(X):
+    str_names = [str(c) for c in getattr(X, "columns", [])]
+    dup = sorted({c for c in str_names if str_names.count(c) > 1})
+    if dup:
+        raise ValueError(f"Duplicated column names are ambiguous: {dup}")
     frame = nw.from_native(X, eager_only=True)
     names = list(frame.columns)
     _check_nonempty(len(frame), len(names))
     has_names = all(isinstance(c, str) for c in names)
-    str_names = [str(c) for c in names]
-    dup = sorted({c for c in str_names if str_names.count(c) > 1})
-    if dup:
-        raise ValueError(f"Duplicated column names are ambiguous: {dup}")
     columns = [_from_native_series(frame.get_column(c), str(c)) for c in names]
     return ColumnTable(columns, len(frame), has_names)
 

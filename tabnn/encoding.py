@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._validation import ColumnTable, validate_sample_weight, validate_X
 
@@ -503,7 +503,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 import polars as pl
 
                 return pl.DataFrame(data)
-            return pd.DataFrame(data)
+            index = X.index if isinstance(X, pd.DataFrame) else None
+            return pd.DataFrame(data, index=index)
         return np.column_stack([c.astype(np.float64) for c in cols])
 
     def get_feature_names_out(self, input_features=None):
@@ -519,18 +520,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         names : ndarray of str
         """
         check_is_fitted(self, "schema_")
-        if input_features is not None:
-            input_features = np.asarray(input_features, dtype=object)
-            expected = getattr(
-                self, "feature_names_in_",
-                np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object),
-            )
-            if len(input_features) != self.n_features_in_ or not np.array_equal(
-                input_features, expected
-            ):
-                raise ValueError("input_features is not equal to feature_names_in_")
-        names = [s.name for s in self.schema_]
-        names += [f"{s.name}_missing" for s in self._missing_indicator_fields()]
+        names = list(_check_feature_names_in(self, input_features))
+        names += [f"{names[s.index]}_missing" for s in self._missing_indicator_fields()]
         return np.asarray(names, dtype=object)
 
 

@@ -7,17 +7,33 @@ as LightGBM's tests do; expected failures, if any, carry a written reason.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tabnn import TabularEncoder
+from tabnn import AutoIntClassifier, AutoIntRegressor, TabularEncoder
 
 # Parameters that keep the checks fast and deterministic; each estimator's defaults stay
 # tuned for real data.
-CHECK_PARAMS = {}
+_NEURAL_CHECK_PARAMS = {
+    # float64 and full-batch steps make results exact to 1e-7 (sample-weight equivalence and
+    # subset invariance compare at that tolerance); a small model keeps the checks fast.
+    "dtype": "float64",
+    "batch_size": 1024,
+    "max_epochs": 60,
+    "learning_rate": 1e-2,
+    "embedding_dim": 4,
+    "attention_layers": 1,
+    "attention_heads": 1,
+    "attention_head_dim": 4,
+    "random_state": 0,
+}
+CHECK_PARAMS = {
+    "AutoIntClassifier": _NEURAL_CHECK_PARAMS,
+    "AutoIntRegressor": _NEURAL_CHECK_PARAMS,
+}
 
 EXPECTED_FAILURES = {}
 
 
 def _instances():
-    estimators = [TabularEncoder()]
+    estimators = [TabularEncoder(), AutoIntClassifier(), AutoIntRegressor()]
     for est in estimators:
         est.set_params(**CHECK_PARAMS.get(type(est).__name__, {}))
     return estimators

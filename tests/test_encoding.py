@@ -1,0 +1,178 @@
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_get_feature_names_out_error,
+    check_global_output_transform_pandas,
+    check_global_set_output_transform_polars,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_set_output_transform_polars,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+)
+
+from tabnn import TabularEncoder
+from tabnn.encoding import MISSING, UNKNOWN, stable_hash
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(
+        {
+            "city": ["paris", "rome", None, "paris", "oslo", "rome"],
+            "kind": pd.Categorical(["a", "b", "a", "c", "a", "b"]),
+            "flag": [True, False, True, True, False, False],
+            "price": [1.0, 250.0, np.nan, 3.0, np.inf, 1e6],
+            "count": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+        }
+    )
+
+
+def test_roles_and_reserved_codes(frame):
+    enc = TabularEncoder().fit(frame)
+    roles = {f.name: f.role for f in enc.schema_}
+    assert roles == {"city": "categorical", "kind": "categorical", "flag": "categorical",
+                     "price": "numeric", "count": "numeric"}
+    city = enc.schema_[0]
+    assert list(city.categories) == ["oslo", "paris", "rome"]
+    new = frame.assign(city=["paris", "tokyo", None, "rome", "oslo", "zz"])
+    codes = enc.encode(new).codes[:, 0]
+    assert list(codes) == [3, UNKNOWN, MISSING, 4, 2, UNKNOWN]
+
+
+def test_numeric_missing_and_inf_are_flagged(frame):
+    enc = TabularEncoder().fit(frame)
+    t = enc.encode(frame)
+    assert t.numeric_missing[:, 0].tolist() == [False, False, True, False, True, False]
+    assert t.numeric_missing[:, 1].tolist() == [False, True, False, False, False, False]
+    assert np.isfinite(t.numeric).all() and t.numeric.dtype == np.float32
+    assert np.isnan(t.raw[4, 0])  # inf is treated as missing
+    # bounded scaling even for a 1e6 outlier
+    assert np.abs(t.numeric).max() < 4
+    assert "price_missing" in enc.get_feature_names_out()
+
+
+def test_min_frequency_pools_rare_values_and_honours_weights():
+    X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 2 + ["c"]})
+    enc = TabularEncoder(min_frequency=2).fit(X)
+    assert list(enc.schema_[0].categories) == ["a", "b"]
+    assert enc.encode(X).codes[-1, 0] == UNKNOWN
+    # a weight of 2 on "c" is the same as seeing it twice
+    w = np.ones(len(X))
+    w[-1] = 2
+    enc_w = TabularEncoder(min_frequency=2).fit(X, sample_weight=w)
+    assert list(enc_w.schema_[0].categories) == ["a", "b", "c"]
+    # zero-weight rows do not add vocabulary
+    w[:5] = 0
+    enc_z = TabularEncoder(min_frequency=1).fit(X, sample_weight=w)
+    assert list(enc_z.schema_[0].categories) == ["b", "c"]
+
+
+def test_hashing_high_cardinality_is_stable_across_processes():
+    values = np.array([f"user_{i}" for i in range(500)], dtype=object)
+    X = pd.DataFrame({"user": values})
+    enc = TabularEncoder(max_cardinality=64).fit(X)
+    spec = enc.schema_[0]
+    assert spec.hashed and spec.n_codes == 66
+    codes = enc.encode(X).codes[:, 0]
+    assert codes.min() >= 2 and codes.max() < 66
+    assert len(np.unique(codes)) > 40
+    # unseen ids hash too (no unknown bucket needed), missing keeps code 0
+    other = enc.encode(pd.DataFrame({"user": ["new_user", None]})).codes[:, 0]
+    assert other[0] >= 2 and other[1] == MISSING
+    script = (
+        "import numpy as np; from tabnn.encoding import stable_hash; "
+        "print(','.join(str(int(h)) for h in stable_hash(['user_1', 'é', 42])))"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       env={"PYTHONHASHSEED": seed, "PATH": ""}, check=True).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1
+    assert outs.pop() == ",".join(str(int(h)) for h in stable_hash(["user_1", "é", 42]))
+
+
+def test_reordered_columns_identical_and_missing_extra_columns_error(frame):
+    enc = TabularEncoder().fit(frame)
+    reordered = frame[list(reversed(frame.columns))]
+    np.testing.assert_array_equal(enc.transform(frame), enc.transform(reordered))
+    with pytest.raises(ValueError, match=r"missing: \['price'\]"):
+        enc.transform(frame.drop(columns="price"))
+    with pytest.raises(ValueError, match=r"unseen at fit time: \['extra'\]"):
+        enc.transform(frame.assign(extra=1.0))
+
+
+def test_pandas_polars_numpy_give_the_same_codes(frame):
+    pdf = frame.drop(columns="count")
+    plf = pl.from_pandas(pdf).with_columns(pl.col("kind").cast(pl.Categorical))
+    npx = pdf.astype(object).to_numpy()
+    out_pd = TabularEncoder().fit(pdf).transform(pdf)
+    out_pl = TabularEncoder().fit(plf).transform(plf)
+    out_np = TabularEncoder(categorical_features=[0, 1, 2]).fit(npx).transform(npx)
+    np.testing.assert_allclose(out_pd, out_pl)
+    np.testing.assert_allclose(out_pd, out_np)
+
+
+def test_input_is_not_modified_and_pickles(frame):
+    before = frame.copy(deep=True)
+    enc = TabularEncoder().fit(frame)
+    enc.transform(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(frame), enc.transform(frame))
+
+
+def test_set_output_keeps_integer_codes(frame):
+    enc = TabularEncoder().set_output(transform="pandas").fit(frame)
+    out = enc.transform(frame)
+    assert out["city"].dtype == np.int64 and out["price"].dtype == np.float64
+    enc.set_output(transform="polars")
+    out = enc.transform(pl.from_pandas(frame.drop(columns="count")).with_columns(
+        pl.lit(1).alias("count")))
+    assert isinstance(out, pl.DataFrame) and out["kind"].dtype == pl.Int64
+
+
+def test_encode_binned_gives_non_negative_codes(frame):
+    enc = TabularEncoder(n_bins=4).fit(frame)
+    binned = enc.encode_binned(frame)
+    assert binned.min() >= 0
+    assert binned[2, 3] == 0  # missing price
+    assert binned[:, 3].max() <= 4
+
+
+def test_explicit_categorical_features_and_errors():
+    X = pd.DataFrame({"zip": [75001, 75002, 75001], "name": ["a", "b", "c"]})
+    enc = TabularEncoder(categorical_features=["zip", "name"]).fit(X)
+    assert [f.role for f in enc.schema_] == ["categorical", "categorical"]
+    with pytest.raises(ValueError, match="non-numeric"):
+        TabularEncoder(categorical_features=[]).fit(X)
+    with pytest.raises(ValueError, match="unknown column 'nope'"):
+        TabularEncoder(categorical_features=["nope"]).fit(X)
+    with pytest.raises(ValueError, match="Duplicated column names"):
+        TabularEncoder().fit(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    with pytest.raises(ValueError, match="0 sample"):
+        TabularEncoder().fit(X.iloc[:0])
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_set_output_transform,
+        check_set_output_transform_pandas,
+        check_set_output_transform_polars,
+        check_global_output_transform_pandas,
+        check_global_set_output_transform_polars,
+        check_transformer_get_feature_names_out,
+        check_transformer_get_feature_names_out_pandas,
+        check_get_feature_names_out_error,
+    ],
+)
+def test_explicit_sklearn_transformer_checks(check):
+    check("TabularEncoder", TabularEncoder())

@@ -378,3 +378,247 @@ def make_ctr(n_samples=100_000, n_categorical=26, n_numeric=13, *, cardinality=(
         redundant_features=redundant, noise_features=noise_features, oracle_proba=proba,
         intercept=float(intercept), DESCR=descr,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# make_rules
+
+_OPS = {
+    "<=": np.less_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
+    "==": None, "!=": None,
+}
+
+_RULE_CATS = {
+    "color": ["red", "green", "blue", "yellow"],
+    "shape": ["circle", "square", "triangle"],
+    "size": ["small", "medium", "large"],
+}
+
+
+def _column(X, name):
+    if isinstance(X, pd.DataFrame):
+        s = X[name]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            return s.astype(object).to_numpy()
+        return s.to_numpy()
+    if hasattr(X, "get_column"):  # polars
+        s = X.get_column(name)
+        if s.dtype.is_numeric():
+            return s.to_numpy()
+        return np.asarray(s.cast(str).to_list(), dtype=object)
+    return np.asarray(X[name])
+
+
+def _literal(X, cond):
+    col, op, value = cond["column"], cond["op"], cond["value"]
+    v = _column(X, col)
+    if op == "==":
+        return v == value
+    if op == "!=":
+        return v != value
+    vf = v.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return _OPS[op](vf, float(value)) & ~np.isnan(vf)
+
+
+def apply_rules(rules, X):
+    """Evaluate a rule program (the structured ``rules`` of :func:`make_rules`) on a table.
+
+    A rule fires when all its body literals hold and none of its exception predicates does;
+    exception predicates (heads other than ``"label"``) are rules themselves.  The label is
+    1 when any ``"label"`` rule fires (a default-negative program, as in FOLD-R++).
+
+    Parameters
+    ----------
+    rules : list of dict
+        Each rule has ``head`` (``"label"`` or an exception name such as ``"ab1"``), ``body``
+        (list of ``{"column", "op", "value"}`` with ``op`` in ``<=, >, <, >=, ==, !=``) and
+        ``exceptions`` (names of exception predicates negated in the body).
+    X : pandas DataFrame, polars DataFrame or mapping of arrays
+        Must hold every column named in the rules.  Missing numeric values never satisfy a
+        comparison.
+
+    Returns
+    -------
+    label : ndarray of int64
+        0/1 prediction per row.
+    """
+    n = len(X) if not isinstance(X, dict) else len(next(iter(X.values())))
+    by_head = {}
+    for r in rules:
+        by_head.setdefault(r["head"], []).append(r)
+    cache = {}
+
+    def holds(head, stack=()):
+        if head in cache:
+            return cache[head]
+        if head in stack:
+            raise ValueError(f"cyclic rule program at {head!r}")
+        out = np.zeros(n, dtype=bool)
+        for r in by_head.get(head, []):
+            m = np.ones(n, dtype=bool)
+            for cond in r["body"]:
+                m &= _literal(X, cond)
+            for ab in r.get("exceptions", []):
+                m &= ~holds(ab, stack + (head,))
+            out |= m
+        cache[head] = out
+        return out
+
+    return holds("label").astype(np.int64)
+
+
+def _fmt_value(v):
+    return f"'{v}'" if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def rules_to_text(rules):
+    """Readable one-line-per-rule text of a structured rule program (FOLD style)."""
+    lines = []
+    for r in rules:
+        body = [f"{c['column']} {c['op']} {_fmt_value(c['value'])}" for c in r["body"]]
+        body += [f"not {ab}(X)" for ab in r.get("exceptions", [])]
+        lines.append(f"{r['head']}(X) :- " + ", ".join(body) + ".")
+    return "\n".join(lines)
+
+
+def make_rules(n_samples=1000, *, n_rules=2, exceptions=True, n_irrelevant=4, noise=0.0,
+               grid_step=10, random_state=None, as_frame=True, return_X_y=False):
+    """Generate a mixed table whose label follows a known default-rule program.
+
+    Relevant columns: integer-valued numerics ``age``, ``income``, ``score``, ``hours``
+    (uniform on 0..100) and categoricals ``color``, ``shape``, ``size``.  The program (its
+    thresholds drawn from multiples of ``grid_step`` between 20 and 80, so a rule learner can
+    recover them exactly) is, for ``n_rules=3, exceptions=True``::
+
+        label(X) :- age <= T1, color == 'red', not ab1(X).
+        label(X) :- income > T2, shape == 'square', not ab2(X).
+        label(X) :- hours > T4, size == 'large'.
+        ab1(X) :- score > T3.
+        ab2(X) :- color == 'green'.
+
+    Everything not covered by a ``label`` rule is negative (the default).
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_rules : {1, 2, 3}, default=2
+        Number of ``label`` rules.
+    exceptions : bool, default=True
+        Give the first (and second) rule an exception (a numeric, resp. categorical,
+        abnormality predicate).
+    n_irrelevant : int, default=4
+        Extra columns unrelated to the label (``noise_num<i>`` uniform integers on 0..100 and
+        ``noise_cat<i>`` with 5 values, alternating).
+    noise : float, default=0.0
+        Probability that a label is flipped.  With 0 the program reproduces the labels exactly.
+    grid_step : int, default=10
+        Thresholds are multiples of this.
+    random_state : int, numpy Generator or None, default=None
+        Seed.
+    as_frame : bool or {"pandas", "polars"}, default=True
+        Output container; categoricals are ``category`` (pandas) / ``Categorical`` (polars).
+        False gives an object ndarray.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` only.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        ``frame``, ``data``, ``target`` (0/1, column ``label``), ``feature_names``,
+        ``categorical_features``, ``numeric_features``, ``relevant_features``, ``rules``
+        (readable text, one rule per line), ``program`` (structured rules: list of dicts with
+        ``head``, ``body`` = list of ``{"column", "op", "value"}``, ``exceptions``; evaluate
+        with :func:`apply_rules`), ``thresholds`` (column -> planted threshold) and ``DESCR``.
+    (data, target) : tuple
+        When ``return_X_y=True``.
+
+    Examples
+    --------
+    >>> from tabnn.datasets import make_rules, apply_rules
+    >>> b = make_rules(n_samples=500, random_state=0)
+    >>> bool((apply_rules(b.program, b.frame) == b.target).all())
+    True
+    """
+    if n_rules not in (1, 2, 3):
+        raise ValueError("n_rules must be 1, 2 or 3")
+    if not 0.0 <= noise < 0.5:
+        raise ValueError("noise must be in [0, 0.5)")
+    rng = _rng(random_state)
+    n = int(n_samples)
+    grid = np.arange(20, 81, grid_step)
+    if len(grid) == 0:
+        raise ValueError("grid_step too large: no threshold between 20 and 80")
+    t1, t2, t3, t4 = (int(v) for v in rng.choice(grid, 4))
+
+    cols = {}
+    for name in ("age", "income", "score", "hours"):
+        cols[name] = rng.integers(0, 101, n).astype(np.int64)
+    for name, levels in _RULE_CATS.items():
+        cols[name] = pd.Categorical.from_codes(rng.integers(0, len(levels), n), levels)
+    noise_names = []
+    for i in range(int(n_irrelevant)):
+        if i % 2 == 0:
+            name = f"noise_num{i // 2 + 1}"
+            cols[name] = rng.integers(0, 101, n).astype(np.int64)
+        else:
+            name = f"noise_cat{i // 2 + 1}"
+            levels = [f"v{j}" for j in range(5)]
+            cols[name] = pd.Categorical.from_codes(rng.integers(0, 5, n), levels)
+        noise_names.append(name)
+
+    program = [{"head": "label",
+                "body": [{"column": "age", "op": "<=", "value": t1},
+                         {"column": "color", "op": "==", "value": "red"}],
+                "exceptions": ["ab1"] if exceptions else []}]
+    if n_rules >= 2:
+        program.append({"head": "label",
+                        "body": [{"column": "income", "op": ">", "value": t2},
+                                 {"column": "shape", "op": "==", "value": "square"}],
+                        "exceptions": ["ab2"] if exceptions else []})
+    if n_rules >= 3:
+        program.append({"head": "label",
+                        "body": [{"column": "hours", "op": ">", "value": t4},
+                                 {"column": "size", "op": "==", "value": "large"}],
+                        "exceptions": []})
+    if exceptions:
+        program.append({"head": "ab1", "body": [{"column": "score", "op": ">", "value": t3}],
+                        "exceptions": []})
+        if n_rules >= 2:
+            program.append({"head": "ab2",
+                            "body": [{"column": "color", "op": "==", "value": "green"}],
+                            "exceptions": []})
+
+    frame = pd.DataFrame(cols)
+    y = apply_rules(program, frame)
+    if noise > 0:
+        flip = rng.random(n) < noise
+        y = np.where(flip, 1 - y, y)
+    frame["label"] = y
+    features = [c for c in frame.columns if c != "label"]
+    categorical = [c for c in features if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    numeric = [c for c in features if c not in categorical]
+    relevant = sorted({c["column"] for r in program for c in r["body"]}, key=features.index)
+    thresholds = {c["column"]: c["value"] for r in program for c in r["body"]
+                  if c["op"] not in ("==", "!=")}
+    text = rules_to_text(program)
+
+    if as_frame in (True, "pandas"):
+        out_frame, data, target = frame, frame[features], frame["label"]
+    elif as_frame == "polars":
+        out_frame = to_polars(frame)
+        data, target = out_frame.drop("label"), out_frame.get_column("label")
+    elif as_frame is False:
+        out_frame, data, target = None, frame[features].to_numpy(dtype=object), y
+    else:
+        raise ValueError(f"as_frame must be True, False, 'pandas' or 'polars'; got {as_frame!r}")
+    if return_X_y:
+        return data, target
+    descr = ("Synthetic rule data (tabnn.datasets.make_rules)\n"
+             f"{n} rows, positive rate {y.mean():.3f}, label noise {noise}.\n"
+             "Planted program (default: label = 0):\n" + text)
+    return Bunch(frame=out_frame, data=data, target=target, feature_names=features,
+                 categorical_features=categorical, numeric_features=numeric,
+                 relevant_features=relevant, irrelevant_features=noise_names, rules=text,
+                 program=program, thresholds=thresholds, DESCR=descr)

@@ -151,6 +151,10 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         3MR weights of the redundancy and relation terms.
     max_candidates : int, default=30
         How many top features enter the 3MR re-ranking (pairwise cost is quadratic in it).
+    aggregation : {"median", "mean", "max"}, default="median"
+        How 3MR aggregates a candidate's redundancy and relation scores over the features
+        already ranked. OutRank uses the median; "max" penalises a copy of any ranked feature
+        however many features are ranked.
     n_bins : int, default=32
         Quantile bins for numeric columns (and for a continuous target).
     categorical_features : "auto" or list, default="auto"
@@ -196,6 +200,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         alpha=1.0,
         beta=1.0,
         max_candidates=30,
+        aggregation="median",
         n_bins=32,
         categorical_features="auto",
         chunk_size=262_144,
@@ -209,6 +214,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         self.alpha = alpha
         self.beta = beta
         self.max_candidates = max_candidates
+        self.aggregation = aggregation
         self.n_bins = n_bins
         self.categorical_features = categorical_features
         self.chunk_size = chunk_size
@@ -259,7 +265,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         )
         ranking = ranking_from_pass(
             res, redundancy=self.redundancy, alpha=self.alpha, beta=self.beta,
-            max_candidates=self.max_candidates, seed=seed,
+            max_candidates=self.max_candidates, aggregation=self.aggregation, seed=seed,
         )
         by_name = ranking.set_index("feature")
         self.ranking_ = ranking
@@ -292,7 +298,8 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         X_selected : ndarray or DataFrame of shape (n_samples, n_selected)
         """
         check_is_fitted(self, "scores_")
-        if not _is_dataframe(X):
+        if not _is_dataframe(X) or getattr(self, "feature_names_in_", None) is None:
+            # arrays, or frames given to a selector fitted without column names: positional
             return super().transform(X)
         import narwhals.stable.v2 as nw
 
@@ -305,10 +312,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         else:
             # reordered, renamed or unnamed columns: the shared validation raises or warns
             validate_X(self, X, reset=False)
-            if fitted is not None and all(isinstance(c, str) for c in columns):
-                keep = [c for c, m in zip(fitted, mask) if m]
-            else:
-                keep = [c for c, m in zip(columns, mask) if m]
+            keep = [c for c, m in zip(fitted, mask) if m]
         out = frame.select(keep).to_native()
         container = _output_container(self)
         if container == "pandas" and not isinstance(out, pd.DataFrame):
@@ -336,6 +340,7 @@ def rank_features(
     alpha=1.0,
     beta=1.0,
     max_candidates=30,
+    aggregation="median",
     n_bins=32,
     categorical_features="auto",
     chunk_size=262_144,
@@ -357,7 +362,7 @@ def rank_features(
         Name of the target column inside ``X`` (required for LazyFrames and parquet files).
     features : list of str, optional
         Feature columns to rank (default: every column except the target).
-    redundancy, alpha, beta, max_candidates, n_bins, categorical_features, chunk_size, \
+    redundancy, alpha, beta, max_candidates, aggregation, n_bins, categorical_features, chunk_size, \
 fit_rows, sample_rows, random_state
         As in :class:`OutRankSelector`.
 
@@ -375,7 +380,8 @@ fit_rows, sample_rows, random_state
         seed=seed, owner=_Owner(), require_y=True,
     )
     return ranking_from_pass(res, redundancy=redundancy, alpha=alpha, beta=beta,
-                             max_candidates=max_candidates, seed=seed)
+                             max_candidates=max_candidates, aggregation=aggregation,
+                             seed=seed)
 
 
 def data_quality_report(

@@ -12,7 +12,8 @@ __all__ = ["ranking_from_pass", "quality_from_pass"]
 
 
 def ranking_from_pass(
-    res, *, redundancy=False, alpha=1.0, beta=1.0, max_candidates=30, seed=0
+    res, *, redundancy=False, alpha=1.0, beta=1.0, max_candidates=30, aggregation="median",
+    seed=0,
 ):
     """The ranking DataFrame, one row per feature, sorted by rank (1 = best).
 
@@ -30,7 +31,8 @@ def ranking_from_pass(
         red, rel = pair_statistics(
             res.sample_codes, res.sample_y, res.sample_y_null, cand, seed=seed
         )
-        order, objective = three_mr(scores[cand], red, rel, alpha=alpha, beta=beta)
+        order, objective = three_mr(scores[cand], red, rel, alpha=alpha, beta=beta,
+                                    aggregation=aggregation)
         final = np.concatenate([cand[order], by_score[len(cand):]])
         table.loc[cand, "mrmr"] = objective
     else:

@@ -98,13 +98,15 @@ def _minmax(values):
     return out
 
 
-def three_mr(relevance, redundancy, relation, alpha=1.0, beta=1.0):
-    """Greedy 3MR order: relevance - alpha * redundancy + beta * relations (medians).
+def three_mr(relevance, redundancy, relation, alpha=1.0, beta=1.0, aggregation="median"):
+    """Greedy 3MR order: relevance - alpha * redundancy + beta * relations.
 
     Each score set is min-max normalised to ``[0, 1]``. Start with the most relevant feature;
     then repeatedly add the unranked feature maximising
     ``rel(f) - alpha * median_{s ranked} red(f, s) + beta * median_{s ranked} relat(f, s)``.
-    Ties go to the earlier column.
+    Ties go to the earlier column. ``aggregation`` ("median", as OutRank, "mean" or "max")
+    replaces the median; with the median a copy of one ranked feature stops being penalised
+    once three or more features are ranked, "max" penalises it whatever was ranked before.
 
     Returns
     -------
@@ -113,6 +115,9 @@ def three_mr(relevance, redundancy, relation, alpha=1.0, beta=1.0):
     objective : ndarray of float
         The greedy objective of each feature at the step it was picked (by position).
     """
+    agg = {"median": np.median, "mean": np.mean, "max": np.max}.get(aggregation)
+    if agg is None:
+        raise ValueError(f"aggregation must be 'median', 'mean' or 'max', got {aggregation!r}.")
     m = len(relevance)
     rel = _minmax(relevance)
     red = _minmax(redundancy)
@@ -124,8 +129,8 @@ def three_mr(relevance, redundancy, relation, alpha=1.0, beta=1.0):
     while remaining:
         rem = np.asarray(remaining)
         ranked = np.asarray(order)
-        med_red = np.median(red[np.ix_(rem, ranked)], axis=1)
-        med_rat = np.median(rat[np.ix_(rem, ranked)], axis=1)
+        med_red = agg(red[np.ix_(rem, ranked)], axis=1)
+        med_rat = agg(rat[np.ix_(rem, ranked)], axis=1)
         value = rel[rem] - alpha * med_red + beta * med_rat
         best = int(np.argmax(value))
         objective[rem[best]] = value[best]

@@ -134,7 +134,9 @@ def encode_feature(spec, values, as_categorical, _split=None):
         if is_cat.any():
             sub = labels[is_cat]
             if len(spec.categories):
-                codes = pd.Categorical(sub, categories=spec.categories).codes.astype(np.int64)
+                codes = pd.Index(spec.categories, dtype=object).get_indexer(
+                    pd.Index(sub, dtype=object)
+                ).astype(np.int64)
             else:
                 codes = np.full(len(sub), -1, dtype=np.int64)
             codes[codes < 0] = UNSEEN

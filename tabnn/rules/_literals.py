@@ -76,7 +76,7 @@ class Literal:
         else:
             vs = repr(v.item() if isinstance(v, np.generic) else v)
         s = f"{self.name} {self.op} {vs}"
-        return f"not {s}" if self.negated else s
+        return f"not ({s})" if self.negated else s
 
     def __str__(self):
         return self.text()
@@ -130,7 +130,8 @@ def best_literal(features, specs, pos, neg, wpos, wneg, excluded, heuristic=gini
     negatives, ``cumsum`` over the sorted values gives the confusion counts of every
     ``<= t`` / ``> t`` literal at once; category counts give every ``==`` / ``!=`` literal.
     Only values present in the current examples are candidates. Ties go to the first column,
-    then the smallest threshold, ``<=`` before ``>``, ``==`` before ``!=``.
+    then the smallest threshold with ``<=`` before ``>``; for categories every ``==`` comes
+    before every ``!=`` (``a == 'yes'`` rather than the equivalent ``a != 'no'``).
     """
     P, N = float(wpos.sum()), float(wneg.sum())
     best_score, best = -np.inf, None
@@ -164,12 +165,13 @@ def best_literal(features, specs, pos, neg, wpos, wneg, excluded, heuristic=gini
             valid = (catp + catn) > 0
             for code in _excluded_codes(excluded, j, "cat"):
                 valid[code] = False
-            tp = np.stack([catp, pres_p - catp], axis=1).ravel()  # interleave ==, !=
-            fp = np.stack([catn, pres_n - catn], axis=1).ravel()
+            tp = np.concatenate([catp, pres_p - catp])  # all ==, then all !=
+            fp = np.concatenate([catn, pres_n - catn])
             s = heuristic(tp, P - tp, N - fp, fp)
-            s = np.where(np.repeat(valid, 2) & (tp > 0), s, -np.inf)
+            s = np.where(np.tile(valid, 2) & (tp > 0), s, -np.inf)
             k = int(np.argmax(s))
-            cands.append((s[k], "cat", k))
+            which, code = divmod(k, C)
+            cands.append((s[k], "cat", 2 * code + which))
         for score, kind, k in cands:
             if score > best_score:
                 code, which = divmod(k, 2)

@@ -1,0 +1,321 @@
+"""FOLD-SE benchmark on the UCI data sets of the FOLD papers.
+
+Protocol: stratified-free random 80/20 train/test splits (``train_test_split``, seeds 0..k-1),
+the same splits for every method, all methods run in this process. Binary sets use the
+FOLD-R++ authors' positive class for FOLD-SE and ``foldrpp`` alike (F1 of that class);
+multi-class sets report weighted F1 (FOLD-RM convention).
+
+Methods: ``foldse`` (tabnn FoldSEClassifier, ratio=0.5, tail=0.005), ``foldrpp`` (official
+FOLD-R++ package, PyPI ``foldrpp``, ratio=0.5; binary only), ``ripper`` (PyPI
+``wittgenstein``; binary only), ``dtree`` (scikit-learn DecisionTreeClassifier, default
+parameters, categoricals ordinal-encoded) and ``lgbm`` (LightGBM, default parameters, native
+categoricals). Missing baselines (package not installed) are skipped.
+
+Rules / literals: FOLD-SE and foldrpp count the lines of the flattened program (top-level
+rules + exception rules) and the comparison literals in them; ``top`` is the number of
+top-level rules. RIPPER: rules and conditions. Trees: leaves, and "literals" = internal nodes.
+
+Usage::
+
+    python benchmarks/foldse.py                 # quick: a few sets, 1 seed
+    python benchmarks/foldse.py --full          # all sets, seeds 0-2
+    python benchmarks/foldse.py --datasets adult credit_card --seeds 3 --methods foldse foldrpp
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from tabnn.estimators.foldse import FoldSEClassifier
+
+DATA = Path(os.environ.get("TABNN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+os.environ.setdefault("TABNN_DATA", str(DATA))
+
+# FOLD-R++ configuration (hwd404/FOLD-R-PP datasets.py): positive value per binary data set
+BINARY = {
+    "acute": "yes", "autism": "NO", "breastw": "malignant", "cars": "negative",
+    "credit_a": "-", "ecoli": "cp", "heart": "absent", "ionosphere": "g", "kidney": "ckd",
+    "krkp": "won", "mushroom": "p", "voting": "republican", "adult": "<=50K",
+    "credit_card": "0", "rain_australia": "No",
+}
+MULTICLASS = ["anneal", "ecoli", "nursery", "page_blocks", "pendigits", "wine", "dry_bean"]
+LARGE = {"adult", "credit_card", "rain_australia"}
+QUICK = ["acute", "heart", "credit_a", "mushroom", "adult", "wine"]
+PUBLISHED_NAMES = {
+    "breast-w": "breastw", "credit-a": "credit_a", "kr vs. kp": "krkp",
+    "credit card": "credit_card", "rain in aus": "rain_australia", "pageblocks": "page_blocks",
+    "dry-bean": "dry_bean",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+def load(name):
+    """(X DataFrame, y Series of str, list of categorical column names)."""
+    try:
+        from tabnn.datasets import load_dataset
+    except ImportError:
+        from tabnn.datasets._real import load_dataset
+    b = load_dataset(name)
+    X, y = b.data, b.target
+    cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    return X, y.astype(str), cats
+
+
+def published():
+    root = DATA / "published_results" / "fold"
+    out = {}
+    try:
+        t = pd.read_csv(root / "foldrpp_paper_table5_ripper_vs_foldrpp.csv")
+        for _, r in t.iterrows():
+            name = PUBLISHED_NAMES.get(r["dataset"], r["dataset"])
+            out[("bin", name)] = [
+                ("FOLD-R++ (paper)", r["foldrpp_acc"], r["foldrpp_f1"], r["foldrpp_rules"],
+                 np.nan, r["foldrpp_time_ms"] / 1000),
+                ("RIPPER (paper)", r["ripper_acc"], r["ripper_f1"], r["ripper_rules"], np.nan,
+                 r["ripper_time_ms"] / 1000),
+            ]
+        t = pd.read_csv(root / "foldrm_paper_table6_foldrm_vs_xgboost.csv")
+        for _, r in t.iterrows():
+            name = PUBLISHED_NAMES.get(r["dataset"], r["dataset"])
+            out[("multi", name)] = [
+                ("FOLD-RM (paper)", r["foldrm_acc"], r["foldrm_f1"], r["foldrm_rules"], np.nan,
+                 r["foldrm_time_ms"] / 1000),
+            ]
+    except (FileNotFoundError, KeyError):
+        pass
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# methods: each returns (predictions, n_rules, n_literals, n_top)
+# ----------------------------------------------------------------------------------------------
+def run_foldse(Xtr, ytr, Xte, pos, cats):
+    clf = FoldSEClassifier(positive_class=pos if pos is not None else "auto")
+    clf.fit(Xtr, ytr)
+    return clf.predict(Xte), clf.n_rules_, clf.n_literals_, clf.n_top_rules_
+
+
+def _to_fold_records(X, y, pos, cats):
+    names = [str(c).lower().replace(" ", "_") for c in X.columns]
+    cols = []
+    for c in X.columns:
+        s = X[c]
+        if c in cats:
+            v = s.astype(object).where(s.notna(), "?").map(str).to_numpy()
+        else:
+            f = s.astype(float).to_numpy()
+            v = np.where(np.isnan(f), "?", f.astype(object))
+        cols.append(v)
+    yy = (np.asarray(y) == pos).astype(int)
+    recs = []
+    for i in range(len(X)):
+        d = {n: col[i] for n, col in zip(names, cols)}
+        d["label"] = int(yy[i])
+        recs.append(d)
+    return recs
+
+
+def run_foldrpp(Xtr, ytr, Xte, pos, cats):
+    import foldrpp
+
+    str_attrs = [c for c in Xtr.columns if c in cats]
+    num_attrs = [c for c in Xtr.columns if c not in cats]
+    model = foldrpp.Foldrpp(str_attrs, num_attrs, "label", pos)
+    tr = _to_fold_records(Xtr, ytr, pos, cats)
+    te = _to_fold_records(Xte, np.full(len(Xte), "x"), pos, cats)
+    model.fit(tr, ratio=0.5)
+    pred = np.asarray(model.predict(te), dtype=bool)
+    flat = foldrpp.flatten_rules(model.rules, model.rule_head)
+    n_lit = sum(len(r[1]) for r in flat)
+    other = [c for c in np.unique(ytr) if c != pos][0]
+    return np.where(pred, pos, other), len(flat), n_lit, len(model.rules)
+
+
+def run_ripper(Xtr, ytr, Xte, pos, cats):
+    import wittgenstein as lw
+
+    clf = lw.RIPPER(random_state=0)
+    Xa = Xtr.copy()
+    Xb = Xte.copy()
+    for c in cats:
+        Xa[c] = Xa[c].astype(object)
+        Xb[c] = Xb[c].astype(object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(Xa, (np.asarray(ytr) == pos).astype(int), pos_class=1)
+        pred = np.asarray(clf.predict(Xb), dtype=bool)
+    rules = clf.ruleset_.rules
+    other = [c for c in np.unique(ytr) if c != pos][0]
+    return np.where(pred, pos, other), len(rules), sum(len(r.conds) for r in rules), len(rules)
+
+
+def _ordinal(Xtr, Xte, cats):
+    from sklearn.preprocessing import OrdinalEncoder
+
+    A, B = Xtr.copy(), Xte.copy()
+    if cats:
+        enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                             encoded_missing_value=np.nan)
+        A[cats] = enc.fit_transform(Xtr[cats].astype(object))
+        B[cats] = enc.transform(Xte[cats].astype(object))
+    return A.astype(float), B.astype(float)
+
+
+def run_dtree(Xtr, ytr, Xte, pos, cats):
+    from sklearn.tree import DecisionTreeClassifier
+
+    A, B = _ordinal(Xtr, Xte, cats)
+    clf = DecisionTreeClassifier(random_state=0).fit(A, ytr)
+    leaves = clf.get_n_leaves()
+    return clf.predict(B), leaves, clf.tree_.node_count - leaves, leaves
+
+
+def run_lgbm(Xtr, ytr, Xte, pos, cats):
+    import lightgbm as lgb
+
+    clf = lgb.LGBMClassifier(verbose=-1, n_jobs=2, random_state=0).fit(Xtr, ytr)
+    return clf.predict(Xte), np.nan, np.nan, np.nan
+
+
+METHODS = {
+    "foldse": run_foldse, "foldrpp": run_foldrpp, "ripper": run_ripper, "dtree": run_dtree,
+    "lgbm": run_lgbm,
+}
+BINARY_ONLY = {"foldrpp", "ripper"}
+
+
+def available(method):
+    mod = {"foldrpp": "foldrpp", "ripper": "wittgenstein", "lgbm": "lightgbm"}.get(method)
+    if mod is None:
+        return True
+    try:
+        __import__(mod)
+        return True
+    except ImportError:
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
+def evaluate(task, name, methods, seeds, max_rows_slow):
+    X, y, cats = load(name)
+    pos = None
+    if task == "bin":
+        pos = BINARY[name]
+        if name == "ecoli":
+            y = y.where(y == pos, "not_cp")
+        assert pos in set(y), (name, pos, set(y))
+    rows = []
+    for seed in seeds:
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=seed)
+        for m in methods:
+            if task == "multi" and m in BINARY_ONLY:
+                continue
+            if m == "ripper" and len(Xtr) > max_rows_slow:
+                continue
+            t0 = time.perf_counter()
+            try:
+                pred, nr, nl, top = METHODS[m](Xtr, ytr, Xte, pos, cats)
+            except Exception as e:  # keep the table going; report the failure
+                print(f"  {name} seed {seed} {m}: failed: {type(e).__name__}: {e}")
+                continue
+            dt = time.perf_counter() - t0
+            pred = np.asarray(pred).astype(str)
+            yt = np.asarray(yte).astype(str)
+            acc = accuracy_score(yt, pred)
+            if task == "bin":
+                f1 = f1_score(yt, pred, pos_label=pos)
+            else:
+                f1 = f1_score(yt, pred, average="weighted")
+            rows.append(dict(dataset=name, task=task, method=m, seed=seed, acc=acc, f1=f1,
+                             rules=nr, top=top, literals=nl, fit_s=dt))
+            print(f"  {name:15s} seed {seed} {m:8s} acc {acc:.4f} f1 {f1:.4f} rules {nr} "
+                  f"lits {nl} fit {dt:.2f}s", flush=True)
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="all data sets, seeds 0-2")
+    ap.add_argument("--datasets", nargs="*", help="data set names (binary or multi-class)")
+    ap.add_argument("--multiclass", nargs="*", help="multi-class data set names")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds")
+    ap.add_argument("--methods", nargs="*", default=list(METHODS))
+    ap.add_argument("--ripper-max-rows", type=int, default=40000,
+                    help="skip RIPPER above this many training rows")
+    ap.add_argument("--csv", default=None, help="write per-seed results to this CSV")
+    args = ap.parse_args(argv)
+
+    if args.datasets is not None or args.multiclass is not None:
+        binary = [d for d in (args.datasets or []) if d in BINARY]
+        multi = [d for d in (args.datasets or []) if d in MULTICLASS and d not in BINARY]
+        multi += list(args.multiclass or [])
+    elif args.full:
+        binary, multi = list(BINARY), list(MULTICLASS)
+    else:
+        binary = [d for d in QUICK if d in BINARY]
+        multi = [d for d in QUICK if d in MULTICLASS and d not in BINARY]
+    n_seeds = args.seeds or (3 if args.full else 1)
+    seeds = list(range(n_seeds))
+    methods = [m for m in args.methods if available(m)]
+    skipped = [m for m in args.methods if m not in methods]
+    if skipped:
+        print(f"skipping baselines that are not installed: {skipped}")
+
+    # warm-up (imports, first-call overheads) so that fit times compare algorithms
+    Xw = pd.DataFrame({"a": np.arange(20.0), "b": pd.Categorical(list("xy") * 10)})
+    yw = pd.Series(np.where(np.arange(20) < 12, "p", "n"))
+    for m in methods:
+        try:
+            METHODS[m](Xw, yw, Xw, "p", ["b"])
+        except Exception:
+            pass
+
+    rows = []
+    for task, names in (("bin", binary), ("multi", multi)):
+        for name in names:
+            rows += evaluate(task, name, methods, seeds, args.ripper_max_rows)
+    res = pd.DataFrame(rows)
+    if args.csv:
+        res.to_csv(args.csv, index=False)
+    pub = published()
+    print()
+    print(f"80/20 splits, seeds {seeds}; mean over seeds (time: fit seconds on this machine; "
+          "paper rows: 10-fold CV, time on an i5-10400)")
+    header = f"{'dataset':15s} {'method':17s} {'acc':>6s} {'f1':>6s} {'rules':>6s} " \
+             f"{'top':>5s} {'lits':>6s} {'fit s':>8s}"
+    print(header)
+    print("-" * len(header))
+    for (task, name), g in res.groupby(["task", "dataset"], sort=False):
+        for m, h in g.groupby("method", sort=False):
+            mean = h[["acc", "f1", "rules", "top", "literals", "fit_s"]].mean()
+            print(f"{name:15s} {m:17s} {mean.acc:6.3f} {mean.f1:6.3f} {mean.rules:6.1f} "
+                  f"{mean.top:5.1f} {mean.literals:6.1f} {mean.fit_s:8.3f}")
+        for label, acc, f1, nr, nl, ts in pub.get((task, name), []):
+            print(f"{name:15s} {label:17s} {acc:6.2f} {f1:6.2f} {nr:6.1f} {'':5s} "
+                  f"{'':6s} {ts:8.3f}")
+    if {"foldse", "foldrpp"} <= set(res.method):
+        print()
+        print("FOLD-SE vs foldrpp (means over seeds): acc diff, rules, literals, speed-up")
+        for name, g in res[res.task == "bin"].groupby("dataset", sort=False):
+            a = g[g.method == "foldse"].mean(numeric_only=True)
+            b = g[g.method == "foldrpp"].mean(numeric_only=True)
+            if np.isnan(b.acc):
+                continue
+            print(f"{name:15s} acc {a.acc - b.acc:+.4f}  rules {a.rules:.1f} vs {b.rules:.1f}  "
+                  f"lits {a.literals:.1f} vs {b.literals:.1f}  speed-up {b.fit_s / a.fit_s:6.1f}x")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""Tests for the FOLD-SE rule learner (tabnn.rules, tabnn.estimators.foldse)."""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tabnn.estimators.foldse import FoldSEClassifier
+from tabnn.rules import FoldLearner, best_literal, fit_feature, gini_score
+
+DATA = Path(os.environ.get("TABNN_DATA", "/work/shared/data"))
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+def planted(n, seed):
+    """Planted program (mixed numeric / categorical, with an exception):
+
+    yes :- age > 40, color == 'red', not ab1.      ab1 :- city == 'paris'.
+    yes :- income <= 30, city != 'oslo'.
+    """
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "age": rng.integers(18, 81, n),
+            "income": rng.integers(0, 101, n).astype(float),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "city": rng.choice(["paris", "rome", "oslo", "berlin"], n),
+            "noise": rng.normal(size=n),
+            "shape": rng.choice(["a", "b"], n),
+        }
+    )
+    r1 = (X.age > 40) & (X.color == "red") & ~(X.city == "paris")
+    r2 = (X.income <= 30) & (X.city != "oslo")
+    return X, np.where(r1 | r2, "yes", "no")
+
+
+def all_literals(clf):
+    return [lit for line in clf.rule_program_ for lit in line.literals]
+
+
+# ----------------------------------------------------------------------------------------------
+# literal search
+# ----------------------------------------------------------------------------------------------
+def test_gini_scores_of_worked_example():
+    # (tp, fn, tn, fp) of <=3, <=6, >1, != a, != b in FOLD-R++ Example 2
+    s = gini_score([4, 7, 6, 8, 7], [4, 1, 2, 0, 1], [4, 2, 1, 1, 0], [1, 3, 4, 4, 5])
+    np.testing.assert_allclose(s, [-0.4308, -0.4256, -0.4718, -0.4103, -0.4487], atol=1e-4)
+    # the guard: more wrong than right
+    assert gini_score(1, 5, 1, 1) == -np.inf
+
+
+def test_best_literal_on_worked_example_mixed_column():
+    values = np.array([1, 2, 3, 3, 5, 6, 6, "b", 2, 4, 6, 7, "a"], dtype=object)
+    is_pos = np.array([1] * 8 + [0] * 5, dtype=bool)
+    spec, fd = fit_feature(values, "A", 0, False)
+    assert spec.role == "mixed"
+    pos, neg = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
+    score, lit = best_literal([fd], [spec], pos, neg, np.ones(8), np.ones(5), set())
+    assert (lit.op, lit.value) == ("!=", "a")
+    assert score == pytest.approx(-0.4103, abs=1e-4)
+    # excluding it (and its complement) gives the next best: <= 6 (-0.4256)
+    score2, lit2 = best_literal([fd], [spec], pos, neg, np.ones(8), np.ones(5), {lit.key()})
+    assert (lit2.op, lit2.value) == ("<=", 6.0)
+    assert score2 == pytest.approx(-0.4256, abs=1e-4)
+
+
+def test_best_literal_numeric_and_categorical_separately():
+    # numeric part alone: E+ {1,2,3,3,5,6,6}, E- {2,4,6,7}
+    num = np.array([1, 2, 3, 3, 5, 6, 6, 2, 4, 6, 7], dtype=float)
+    is_pos = np.arange(11) < 7
+    spec, fd = fit_feature(num, "x", 0, False)
+    pos, neg = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
+    s, lit = best_literal([fd], [spec], pos, neg, np.ones(7), np.ones(4), set())
+    # brute force over every threshold and operator
+    best = (-np.inf, None)
+    for t in np.unique(num):
+        for op, m in (("<=", num <= t), (">", num > t)):
+            tp, fp = (m & is_pos).sum(), (m & ~is_pos).sum()
+            sc = float(gini_score(tp, 7 - tp, 4 - fp, fp))
+            if sc > best[0]:
+                best = (sc, (op, t))
+    assert (lit.op, lit.value) == best[1] and s == pytest.approx(best[0])
+    # categorical: missing values never make a literal and satisfy neither == nor !=
+    cat = np.array(["u", "u", "u", None, "v", "v", None, "v"], dtype=object)
+    is_pos = np.array([1, 1, 1, 1, 0, 0, 0, 1], dtype=bool)
+    spec, fd = fit_feature(cat, "c", 0, False)
+    assert list(spec.categories) == ["u", "v"]
+    pos, neg = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
+    s, lit = best_literal([fd], [spec], pos, neg, np.ones(5), np.ones(3), set())
+    assert (lit.op, lit.value) == ("==", "u")
+    # tp=3, fn=2 (the missing positive counts as fn), tn=3, fp=0
+    assert s == pytest.approx(float(gini_score(3, 2, 3, 0)))
+
+
+def test_weighted_counts_equal_repetition():
+    X, y = planted(400, 3)
+    w = np.random.default_rng(0).integers(0, 3, len(y))
+    a = FoldSEClassifier(tail=0.01).fit(X, y, sample_weight=w)
+    rep = np.repeat(np.arange(len(y)), w)
+    b = FoldSEClassifier(tail=0.01).fit(X.iloc[rep], y[rep])
+    assert a.rules_ == b.rules_
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
+
+
+# ----------------------------------------------------------------------------------------------
+# scikit-learn compatibility
+# ----------------------------------------------------------------------------------------------
+@parametrize_with_checks([FoldSEClassifier()])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("frame", ["pandas", "polars"])
+def test_pipeline_and_grid_search(frame):
+    X, y = planted(600, 4)
+    if frame == "polars":
+        pl = pytest.importorskip("polars")
+        X = pl.from_pandas(X)
+    pipe = Pipeline([("id", FunctionTransformer()), ("fold", FoldSEClassifier())])
+    grid = GridSearchCV(
+        pipe, {"fold__ratio": [0.25, 0.5], "fold__tail": [0.0, 0.01]}, cv=3, error_score="raise"
+    )
+    grid.fit(X, y)
+    assert grid.best_score_ > 0.95
+    assert set(grid.best_params_) == {"fold__ratio", "fold__tail"}
+    pred = grid.predict(X)
+    assert set(pred) <= {"yes", "no"}
+    fold = grid.best_estimator_[-1]
+    assert list(fold.feature_names_in_) == ["age", "income", "color", "city", "noise", "shape"]
+
+
+# ----------------------------------------------------------------------------------------------
+# recovery of a planted program
+# ----------------------------------------------------------------------------------------------
+def test_recovers_planted_program():
+    X, y = planted(3000, 0)
+    Xt, yt = planted(2000, 1)
+    clf = FoldSEClassifier(positive_class="yes").fit(X, y)
+    assert clf.score(Xt, yt) >= 0.99
+    lits = all_literals(clf)
+    used = {lit.name for lit in lits}
+    assert {"age", "income", "color", "city"} <= used
+    assert not used & {"noise", "shape"}
+
+    def has(name, op, lo, hi=None):
+        for lit in lits:
+            if lit.name == name and lit.op == op and not lit.negated:
+                if hi is None and lit.value == lo:
+                    return True
+                if hi is not None and lo <= lit.value <= hi:
+                    return True
+        return False
+
+    assert has("age", ">", 39.0, 41.0)
+    assert has("income", "<=", 29.0, 31.0)
+    assert has("color", "==", "red")
+    assert any(lit.name == "city" and lit.value == "paris" for lit in lits)
+    assert any(lit.name == "city" and lit.value == "oslo" for lit in lits)
+    assert "age > 40.0" in clf.rules_ and "income <= 30.0" in clf.rules_
+    assert clf.rules_.splitlines()[-1] == "% otherwise: label = 'no'"
+    assert clf.n_rules_ == len(clf.rule_program_) >= clf.n_top_rules_ >= 2
+    assert clf.n_literals_ == len(lits) <= 10
+
+
+def test_recovers_planted_program_auto_positive_is_majority():
+    X, y = planted(3000, 0)
+    Xt, yt = planted(2000, 1)
+    clf = FoldSEClassifier().fit(X, y)
+    assert clf.positive_class_ == "no"  # majority
+    assert clf.default_class_ == "yes"
+    assert clf.score(Xt, yt) >= 0.99
+    assert "age > 40.0" in clf.rules_ or "age <= 40.0" in clf.rules_
+
+
+def test_make_rules_if_available():
+    datasets = pytest.importorskip("tabnn.datasets")
+    make_rules = getattr(datasets, "make_rules", None)
+    if make_rules is None:
+        pytest.skip("tabnn.datasets.make_rules not available yet")
+    b = make_rules(random_state=0)
+    X, y = b.frame.drop(columns=[b.target.name]) if hasattr(b.target, "name") else b.data, b.target
+    n = len(y) * 3 // 4
+    clf = FoldSEClassifier().fit(X.iloc[:n], y[:n])
+    assert clf.score(X.iloc[n:], y[n:]) >= 0.99
+
+
+# ----------------------------------------------------------------------------------------------
+# behaviour
+# ----------------------------------------------------------------------------------------------
+def test_multiclass_wine_or_blobs():
+    path = DATA / "wine" / "wine.csv"
+    if path.exists():
+        df = pd.read_csv(path)
+        X, y = df.drop(columns=["label"]), df["label"].astype(str).to_numpy()
+    else:
+        X, y = make_blobs(300, n_features=5, centers=3, random_state=0)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))
+    tr, te = idx[: int(0.8 * len(y))], idx[int(0.8 * len(y)) :]
+    X = pd.DataFrame(X)
+    clf = FoldSEClassifier().fit(X.iloc[tr], y[tr])
+    assert len(clf.classes_) == 3
+    assert clf.score(X.iloc[te], y[te]) >= 0.8
+    assert clf.positive_class_ is None
+    heads = {line.head for line in clf.rule_program_ if line.head is not None}
+    assert len(heads) >= 2
+    proba = clf.predict_proba(X.iloc[te])
+    assert proba.shape == (len(te), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X.iloc[te]))
+
+
+def test_missing_and_unseen_values():
+    X, y = planted(2000, 5)
+    clf = FoldSEClassifier(positive_class="yes").fit(X, y)
+    # missing values satisfy no literal: a row with everything missing fires no rule
+    Xm = pd.DataFrame({c: [None] * 3 for c in X.columns}).astype(
+        {"age": float, "income": float, "noise": float}
+    )
+    pred = clf.predict(Xm)
+    assert (pred == "no").all()
+    # missing in training data is fine and is never a literal's value
+    Xn = X.copy().astype({"age": float})
+    rng = np.random.default_rng(0)
+    Xn.loc[rng.random(len(Xn)) < 0.1, "city"] = None
+    Xn.loc[rng.random(len(Xn)) < 0.1, "age"] = np.nan
+    clf2 = FoldSEClassifier(positive_class="yes").fit(Xn, y)
+    assert "nan" not in clf2.rules_.lower() and "none" not in clf2.rules_.lower()
+    assert clf2.score(Xn, y) > 0.9
+    # unseen category: fails ==, satisfies !=
+    Xu = X.iloc[:50].copy()
+    Xu["city"] = "tokyo"
+    Xu["color"] = "purple"
+    pu = clf.predict(Xu)
+    expect = np.where((Xu.income <= 30), "yes", "no")  # city != 'oslo' holds, color == red fails
+    np.testing.assert_array_equal(pu, expect)
+
+
+def test_string_labels_proba_and_explain():
+    X, y = planted(1500, 6)
+    labels = np.where(y == "yes", "approved", "rejected")
+    clf = FoldSEClassifier(positive_class="approved").fit(X, labels)
+    assert list(clf.classes_) == ["approved", "rejected"]
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    # probability of the firing rule = Laplace training precision of that rule
+    stats = clf.rule_stats_
+    r1 = stats.iloc[0]
+    assert proba[clf.explain(X)["rule"].to_numpy() == "r1"][0, 0] == pytest.approx(
+        (r1["approved"] + 1) / (r1["n"] + 2)
+    )
+    ex = clf.explain(X.iloc[:200])
+    assert list(ex.columns) == ["prediction", "rule", "rule_text", "exception", "exception_text"]
+    np.testing.assert_array_equal(ex["prediction"].to_numpy(), clf.predict(X.iloc[:200]))
+    fired = ex["rule"] != "default"
+    assert (ex.loc[fired, "prediction"] == "approved").all()
+    assert ex.loc[fired, "rule_text"].str.startswith("label = 'approved' :- ").all()
+    blocked = ex["exception"].notna()
+    if blocked.any():
+        assert ex.loc[blocked, "exception_text"].str.startswith("ab").all()
+    # integer and bool labels keep their type
+    clf_int = FoldSEClassifier().fit(X, (y == "yes").astype(int) + 5)
+    assert set(clf_int.predict(X)) <= {5, 6}
+    pickle.loads(pickle.dumps(clf))
+
+
+def test_numpy_object_input_and_params():
+    X, y = planted(800, 7)
+    Xo = X.to_numpy(dtype=object)
+    clf = FoldSEClassifier(positive_class="yes").fit(Xo, y)
+    assert "x2 == 'red'" in clf.rules_
+    assert clf.score(Xo, y) > 0.98
+    # categorical_features forces an int column to == / != literals
+    Xi = pd.DataFrame({"code": np.repeat([1, 2, 3], 30), "z": np.arange(90.0) % 7})
+    yi = np.where(Xi.code == 2, "a", "b")
+    c = FoldSEClassifier(categorical_features=["code"], positive_class="a").fit(Xi, yi)
+    assert "code == 2" in c.rules_
+    with pytest.raises(ValueError, match="ratio"):
+        FoldSEClassifier(ratio=-1).fit(X, y)
+    with pytest.raises(ValueError, match="tail"):
+        FoldSEClassifier(tail=2).fit(X, y)
+    with pytest.raises(ValueError, match="positive_class"):
+        FoldSEClassifier(positive_class="maybe").fit(X, y)
+
+
+def test_tail_and_ratio_control_size():
+    X, y = planted(2000, 8)
+    flip = np.random.default_rng(0).random(len(y)) < 0.05
+    yn = np.where(flip, np.where(y == "yes", "no", "yes"), y)
+    big = FoldSEClassifier(tail=0.0).fit(X, yn)
+    small = FoldSEClassifier(tail=0.02).fit(X, yn)
+    assert small.n_rules_ <= big.n_rules_ and small.n_literals_ <= big.n_literals_
+    assert small.n_literals_ < big.n_literals_
+    shallow = FoldSEClassifier(tail=0.0, max_depth=0).fit(X, yn)
+    assert all(not line.name.startswith("ab") for line in shallow.rule_program_)
+
+
+def test_fold_learner_directly():
+    # two numeric features, positives where x0 <= 0.5 except x1 > 0.8
+    rng = np.random.default_rng(0)
+    A = rng.random((500, 2))
+    is_pos = (A[:, 0] <= 0.5) & ~(A[:, 1] > 0.8)
+    specs, feats = zip(*[fit_feature(A[:, j], f"x{j}", j, False) for j in range(2)])
+    learner = FoldLearner(list(feats), list(specs), np.ones(500), ratio=0.5, tail=0.0)
+    rules = learner.fold(np.flatnonzero(is_pos), np.flatnonzero(~is_pos))
+    fires = np.zeros(500, dtype=bool)
+    for r in rules:
+        fires |= r.evaluate(list(feats))
+    assert (fires == is_pos).mean() == 1.0

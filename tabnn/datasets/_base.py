@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
 import tempfile
 import urllib.request
 import zipfile
@@ -278,11 +277,3 @@ def make_bunch(frame, feature_names, target_name, as_frame, return_X_y, descr, *
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
-
-def copy_to(remote: RemoteFile, src_home, dst_home):
-    """Copy one registered file between data homes (used in tests and tooling)."""
-    src = Path(get_data_home(src_home)).joinpath(*remote.path.split("/"))
-    dst = Path(get_data_home(dst_home)).joinpath(*remote.path.split("/"))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-    return dst

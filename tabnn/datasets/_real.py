@@ -270,7 +270,8 @@ _add(_Spec("bank_marketing", "bank_marketing",
            {"additional": "bank-additional-full.csv.gz", "full": "bank-full.csv.gz"}, "y",
            ["job", "marital", "education", "default", "housing", "loan", "contact", "month",
             "day_of_week", "poutcome"], [], "Bank Marketing (UCI, Moro et al. 2014)",
-           na_values=(), fold=False, reader=_read_bank, splits=(), options={"variant": "additional"},
+           na_values=(), fold=False, reader=_read_bank, splits=(),
+           options={"variant": "additional"},
            note="variant='additional' (bank-additional-full, 41,188 x 21) or 'full' (bank-full, "
                 "45,211 x 17). 'unknown' is kept as a category. 'duration' leaks the target."))
 
@@ -437,7 +438,10 @@ def load_dataset(name, *, split=None, data_home=None, download_if_missing=True,
         categorical = [c for c in spec.categorical if c in features]
     cols = {}
     for c in features:
-        cols[c] = frame[c].astype("category") if c in categorical else _to_numeric(frame[c], c, name)
+        if c in categorical:
+            cols[c] = frame[c].astype("category")
+        else:
+            cols[c] = _to_numeric(frame[c], c, name)
     cols[target] = frame[target]
     frame = pd.DataFrame(cols)
     if spec.reader is _read_movielens:  # u.data holds every rating; base/test re-split it

@@ -298,7 +298,7 @@ def make_ctr(n_samples=100_000, n_categorical=26, n_numeric=13, *, cardinality=(
         proba = noise + (1.0 - 2.0 * noise) * proba
     y = (rng.random(n) < proba).astype(np.int64)
 
-    # ---- redundant copies and pure noise ----------------------------------------------------------
+    # ---- redundant copies and pure noise ---------------------------------------------------
     redundant = {}
     for i in range(int(n_redundant)):
         if not informative:

@@ -114,10 +114,15 @@ def run_outrank(frame, heuristic, timeout, workdir):
         return None, float("nan"), float("nan"), f"failed ({exc.returncode})"
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    ranked = None
     if "3mr" in heuristic:
         df = pd.read_csv(os.path.join(out, "3mr_ranks.tsv"), sep="\t")
-        ranked = [f for f in df.iloc[:, 0] if f != "label"]
-    else:
+        ranked = [f for f in df.iloc[:, 0] if isinstance(f, str) and f and f != "label"]
+        if len(ranked) < len(df) - 1:
+            # outrank 0.97.5 writes empty names after the first 3MR row: fall back to the
+            # feature-label scores of the same run
+            ranked = None
+    if ranked is None:
         df = pd.read_csv(os.path.join(out, "pairwise_ranks.tsv"), sep="\t")
         df = df[(df.FeatureB == "label") | (df.FeatureA == "label")].copy()
         df["feature"] = np.where(df.FeatureA == "label", df.FeatureB, df.FeatureA)

@@ -47,9 +47,11 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ``ratio`` times its true positives; the remaining false positives are learned as
         exceptions (recursively). Smaller values give longer default parts.
     tail : float, default=0.005
-        FOLD-SE long-tail pruning: a rule or exception rule whose (weighted) true positives
-        are fewer than ``tail`` times the (weighted) number of training rows is dropped and
-        learning of that rule set stops. 0 disables pruning (FOLD-R++ / FOLD-RM behaviour).
+        FOLD-SE long-tail pruning: a rule whose (weighted) true positives are fewer than
+        ``tail`` times the (weighted) number of examples of its (sub-)problem is dropped and
+        learning of that rule set stops. For top-level rules that is the whole training set;
+        for an exception rule, the rows covered by its parent's default part. 0 disables
+        pruning (FOLD-R++ / FOLD-RM behaviour).
     max_depth : int, default=10
         Maximum nesting depth of exceptions.
     positive_class : "auto" or label, default="auto"

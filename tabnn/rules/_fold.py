@@ -28,8 +28,10 @@ class FoldLearner:
         ``ratio`` times its true positives; the remaining false positives are learned as
         exceptions.
     tail : float
-        A rule (top-level or exception) whose true positives weigh less than
-        ``tail * weight.sum()`` is dropped and learning of that rule set stops.
+        A rule whose true positives weigh less than ``tail`` times the weight of the examples
+        of its (sub-)problem is dropped and learning of that rule set stops. For top-level
+        rules the examples are the whole training set; for exception rules, the positives
+        and negatives covered by the parent rule's default part.
     max_depth : int
         Maximum nesting of exceptions (exception of an exception ...).
     heuristic : callable
@@ -45,6 +47,7 @@ class FoldLearner:
         self.min_cover = float(tail) * float(weight.sum())
         self.max_depth = int(max_depth)
         self.heuristic = heuristic
+        self.tail = float(tail)
 
     # ------------------------------------------------------------------------------------------
     def _lit_rows(self, lit, idx):
@@ -95,11 +98,15 @@ class FoldLearner:
     def fold(self, pos, neg, used=(), depth=0):
         """A disjunction of default rules covering ``pos`` but not ``neg``."""
         rules, w = [], self.w
+        # tail threshold relative to the examples of this (sub-)problem: the whole training
+        # set for the top-level rules, the rows covered by the parent's default part for
+        # exception rules
+        min_cover = self.tail * (w[pos].sum() + w[neg].sum())
         while len(pos) and w[neg].sum() > 0:
             rule = self.learn_rule(pos, neg, used, depth)
             cov = self.covers(rule, pos)
             wc = w[pos[cov]].sum()
-            if wc <= 0 or wc < self.min_cover:
+            if wc <= 0 or wc < min_cover:
                 break
             rules.append(rule)
             pos = pos[~cov]

@@ -254,7 +254,8 @@ class NeuralEstimator(BaseEstimator):
             torch.manual_seed(seed)
             embedding = self._build_embedding(encoded)
             model = self._build_model(embedding.n_fields, self._n_outputs)
-            network = TabularNetwork(embedding, model).to(device=device, dtype=dtype)
+            network = TabularNetwork(embedding, model, self._prior_logits(target, sw))
+            network = network.to(device=device, dtype=dtype)
 
         inputs = self._to_tensors(encoded, device)
         y_t = torch.as_tensor(target, device=device)
@@ -335,6 +336,13 @@ class NeuralClassifierMixin:
         self._n_outputs = 1 if self._task == "binary" else len(self.classes_)
         return codes
 
+    def _prior_logits(self, codes, sample_weight):
+        prior = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
+        prior = np.clip(prior / prior.sum(), 1e-6, 1.0)
+        if self._task == "binary":
+            return np.log(prior[1:] / prior[0])
+        return np.log(prior) - np.log(prior).mean()
+
     def decision_function(self, X):
         """Raw scores: shape (n,) for binary (log-odds of ``classes_[1]``), else (n, k)."""
         logits = self._raw_predict(X)
@@ -368,6 +376,9 @@ class NeuralRegressorMixin:
         std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
         self.target_mean_, self.target_scale_ = mean, std if std > 0 else 1.0
         return (y - self.target_mean_) / self.target_scale_
+
+    def _prior_logits(self, target, sample_weight):
+        return np.zeros(1)  # the target is standardised
 
     def predict(self, X):
         """Predicted target for each row."""

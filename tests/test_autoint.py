@@ -1,0 +1,191 @@
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from tabnn import AutoIntClassifier, AutoIntRegressor, TabularEncoder
+from tabnn.datasets import make_ctr
+
+FAST = dict(embedding_dim=8, attention_layers=2, attention_heads=2, attention_head_dim=8,
+            max_epochs=30, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def xor_data():
+    data = make_ctr(n_samples=8000, n_categorical=4, n_numeric=3, cardinality=8,
+                    interactions=[("C1", "C2")], interaction_strength=4.0, noise=0.02,
+                    random_state=0)
+    X, y = data.data, data.target
+    return X.iloc[:6000], y[:6000], X.iloc[6000:], y[6000:], data
+
+
+def test_learns_planted_interaction_a_linear_model_cannot(xor_data):
+    X, y, Xt, yt, data = xor_data
+    clf = AutoIntClassifier(**FAST).fit(X, y)
+    auc = roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])
+    cats = list(X.select_dtypes("category").columns)
+    linear = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=1000)
+    ).fit(X[cats], y)
+    auc_linear = roc_auc_score(yt, linear.predict_proba(Xt[cats])[:, 1])
+    oracle = roc_auc_score(yt, data.oracle_proba[6000:])
+    assert auc_linear < 0.6
+    assert auc > auc_linear + 0.25
+    assert auc > oracle - 0.03
+    assert clf.history_ and clf.n_iter_ == len(clf.history_)
+    assert 1 <= clf.best_iteration_ <= clf.n_iter_
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars"])
+def test_pipeline_grid_search(xor_data, container):
+    X, y = xor_data[0].iloc[:1500], xor_data[1][:1500]
+    if container == "polars":
+        X = pl.from_pandas(X)
+    pipe = make_pipeline(AutoIntClassifier(max_epochs=3, embedding_dim=4, attention_head_dim=4,
+                                           random_state=0))
+    grid = GridSearchCV(pipe, {"autointclassifier__attention_layers": [1, 2],
+                               "autointclassifier__embedding_dim": [4, 8]}, cv=2)
+    grid.fit(X, y)
+    assert set(grid.best_params_) == {"autointclassifier__attention_layers",
+                                      "autointclassifier__embedding_dim"}
+    assert grid.predict_proba(X).shape == (len(y), 2)
+
+
+def test_clone_pickle_joblib_identical(xor_data, tmp_path):
+    X, y, Xt = xor_data[0].iloc[:2000], xor_data[1][:2000], xor_data[2]
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 3}).fit(X, y)
+    p = clf.predict_proba(Xt)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(Xt), p)
+    joblib.dump(clf, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict_proba(Xt), p)
+    np.testing.assert_array_equal(clone(clf).fit(X, y).predict_proba(Xt), p)
+    other = clone(clf).set_params(random_state=1).fit(X, y).predict_proba(Xt)
+    assert not np.array_equal(other, p)
+
+
+def _messy_frame(n, rng):
+    city = rng.choice(["paris", "rome", "oslo", "lima"], n).astype(object)
+    city[rng.random(n) < 0.1] = None
+    price = rng.lognormal(3, 2, n)
+    price[rng.random(n) < 0.1] = np.nan
+    price[:3] = np.inf
+    kind = pd.Categorical(rng.choice(["a", "b", "c"], n))
+    y = np.where((city == "paris") ^ (kind == "a"), "yes", "no")
+    return pd.DataFrame({"city": city, "kind": kind, "price": price}), y
+
+
+def test_missing_unseen_category_dtypes_and_column_errors():
+    rng = np.random.default_rng(0)
+    X, y = _messy_frame(1500, rng)
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 40}).fit(X, y)
+    assert list(clf.classes_) == ["no", "yes"]
+    assert clf.score(X, y) > 0.9
+    Xt = X.iloc[:50].copy()
+    Xt["city"] = ["tokyo"] * 25 + [None] * 25
+    Xt["kind"] = pd.Categorical(["zz"] * 50)
+    proba = clf.predict_proba(Xt)
+    assert np.isfinite(proba).all()
+    assert clf.predict(Xt).dtype == clf.classes_.dtype
+    # an unseen value is predicted like the trained "unknown" code
+    unseen = clf.predict_proba(Xt.iloc[:1])
+    Xt2 = Xt.iloc[:1].copy()
+    Xt2["city"] = ["another-unseen"]
+    np.testing.assert_allclose(clf.predict_proba(Xt2), unseen)
+    # reordered columns: same predictions
+    np.testing.assert_array_equal(clf.predict_proba(X[["price", "kind", "city"]]),
+                                  clf.predict_proba(X))
+    # polars Categorical frame: same predictions as pandas
+    Xpl = pl.from_pandas(X)
+    assert Xpl.schema["kind"] == pl.Categorical
+    np.testing.assert_allclose(clf.predict_proba(Xpl), clf.predict_proba(X), atol=1e-6)
+    with pytest.raises(ValueError, match=r"missing: \['price'\]"):
+        clf.predict(X.drop(columns="price"))
+    with pytest.raises(ValueError, match=r"unseen at fit time: \['bogus'\]"):
+        clf.predict(X.assign(bogus=1))
+    # the user's frame is untouched
+    X_before = X.copy()
+    clf.predict(X)
+    pd.testing.assert_frame_equal(X, X_before)
+
+
+def test_polars_categorical_trains():
+    rng = np.random.default_rng(1)
+    X, y = _messy_frame(1200, rng)
+    Xpl = pl.from_pandas(X).with_columns(pl.col("city").cast(pl.Categorical))
+    clf = AutoIntClassifier(**FAST).fit(Xpl, y)
+    assert clf.feature_names_in_.tolist() == ["city", "kind", "price"]
+    assert clf.score(Xpl, y) > 0.9
+
+
+def test_single_class_and_bad_targets_raise():
+    X = pd.DataFrame({"a": ["x", "y", "z", "x"]})
+    with pytest.raises(ValueError, match="class"):
+        AutoIntClassifier().fit(X, [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        AutoIntClassifier().fit(X, [0.1, 0.5, 0.7, 0.2])
+    with pytest.raises(ValueError, match="0 sample"):
+        AutoIntClassifier().fit(X.iloc[:0], [])
+
+
+def test_multiclass_and_sample_weight():
+    rng = np.random.default_rng(0)
+    n = 3000
+    a = rng.integers(0, 3, n)
+    X = pd.DataFrame({"a": pd.Categorical(a.astype(str)), "x": rng.normal(size=n)})
+    y = np.array(["red", "green", "blue"])[a]
+    clf = AutoIntClassifier(**FAST).fit(X, y)
+    assert clf.predict_proba(X).shape == (n, 3)
+    assert clf.score(X, y) > 0.95
+    # zero weight on every "blue" row: the model can no longer predict blue
+    w = (y != "blue").astype(float)
+    weighted = AutoIntClassifier(**FAST).fit(X, y, sample_weight=w)
+    assert (weighted.predict(X) == "blue").mean() < 0.05
+
+
+def test_regressor_learns_interaction():
+    rng = np.random.default_rng(0)
+    n = 4000
+    a, b = rng.integers(0, 4, n), rng.integers(0, 4, n)
+    y = np.where((a % 2) == (b % 2), 3.0, -3.0) + rng.normal(0, 0.3, n) + 100
+    X = pd.DataFrame({"a": a.astype(str), "b": b.astype(str), "noise": rng.normal(size=n)})
+    reg = AutoIntRegressor(**FAST).fit(X[:3000], y[:3000])
+    assert reg.score(X[3000:], y[3000:]) > 0.9
+    assert not hasattr(reg, "predict_proba")
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    rng = np.random.default_rng(0)
+    X, y = _messy_frame(1200, rng)
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 2}, verbose=1, early_stopping=True).fit(X, y)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == clf.n_iter_ and "valid_auc" in out[0]
+    assert clf.history_[0]["valid_loss"] is not None
+
+
+def test_attention_maps_sum_to_one(xor_data):
+    X, y = xor_data[0].iloc[:500], xor_data[1][:500]
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    maps = clf.attention_maps(X.iloc[:7])
+    assert len(maps) == 2
+    assert maps[0].shape == (7, 2, X.shape[1], X.shape[1])
+    np.testing.assert_allclose(maps[0].sum(-1), 1.0, rtol=1e-5)
+
+
+def test_encoder_in_pipeline_then_model(xor_data):
+    # the encoder as an explicit pipeline step: its integer codes are categorical downstream
+    X, y = xor_data[0].iloc[:1500], xor_data[1][:1500]
+    enc = TabularEncoder().set_output(transform="pandas")
+    cats = list(X.select_dtypes("category").columns)
+    pipe = make_pipeline(enc, AutoIntClassifier(categorical_features=cats, max_epochs=2,
+                                                random_state=0))
+    pipe.fit(X, y)
+    assert pipe.predict(X).shape == (len(y),)

@@ -73,7 +73,7 @@ class FoldLearner:
         return m
 
     # ------------------------------------------------------------------------------------------
-    def learn_rule(self, pos, neg, used, depth):
+    def learn_rule(self, pos, neg, used, depth, base=None):
         """One default rule for ``pos`` against ``neg`` (with exceptions)."""
         literals, exceptions = [], []
         excluded = {lit.key() for lit in used}
@@ -91,19 +91,23 @@ class FoldLearner:
             wn = w[neg].sum()
             if wn <= self.ratio * w[pos].sum():
                 if wn > 0 and depth < self.max_depth:
-                    exceptions = self.fold(neg, pos, list(used) + literals, depth + 1)
+                    if base is None:  # exceptions of a top-level rule
+                        base = w[pos].sum() + wn
+                    exceptions = self.fold(neg, pos, list(used) + literals, depth + 1, base)
                 break
         return Rule(literals, exceptions)
 
-    def fold(self, pos, neg, used=(), depth=0):
+    def fold(self, pos, neg, used=(), depth=0, base=None):
         """A disjunction of default rules covering ``pos`` but not ``neg``."""
         rules, w = [], self.w
         # tail threshold relative to the examples of this (sub-)problem: the whole training
         # set for the top-level rules, the rows covered by the parent's default part for
         # exception rules
-        min_cover = self.tail * (w[pos].sum() + w[neg].sum())
+        if base is None:
+            base = w[pos].sum() + w[neg].sum()
+        min_cover = self.tail * base
         while len(pos) and w[neg].sum() > 0:
-            rule = self.learn_rule(pos, neg, used, depth)
+            rule = self.learn_rule(pos, neg, used, depth, base if depth else None)
             cov = self.covers(rule, pos)
             wc = w[pos[cov]].sum()
             if wc <= 0 or wc < min_cover:

@@ -50,8 +50,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         FOLD-SE long-tail pruning: a rule whose (weighted) true positives are fewer than
         ``tail`` times the (weighted) number of examples of its (sub-)problem is dropped and
         learning of that rule set stops. For top-level rules that is the whole training set;
-        for an exception rule, the rows covered by its parent's default part. 0 disables
-        pruning (FOLD-R++ / FOLD-RM behaviour).
+        for exception rules (at any depth), the rows covered by the default part of the
+        top-level rule they belong to. 0 disables pruning (FOLD-R++ / FOLD-RM behaviour).
     max_depth : int, default=10
         Maximum nesting depth of exceptions.
     positive_class : "auto" or label, default="auto"

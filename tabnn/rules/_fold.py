@@ -29,9 +29,9 @@ class FoldLearner:
         exceptions.
     tail : float
         A rule whose true positives weigh less than ``tail`` times the weight of the examples
-        of its (sub-)problem is dropped and learning of that rule set stops. For top-level
-        rules the examples are the whole training set; for exception rules, the positives
-        and negatives covered by the parent rule's default part.
+        of its problem is dropped and learning of that rule set stops. For top-level rules
+        the examples are the whole training set; for exception rules (any depth), the rows
+        covered by the default part of the top-level rule they belong to.
     max_depth : int
         Maximum nesting of exceptions (exception of an exception ...).
     heuristic : callable
@@ -100,9 +100,8 @@ class FoldLearner:
     def fold(self, pos, neg, used=(), depth=0, base=None):
         """A disjunction of default rules covering ``pos`` but not ``neg``."""
         rules, w = [], self.w
-        # tail threshold relative to the examples of this (sub-)problem: the whole training
-        # set for the top-level rules, the rows covered by the parent's default part for
-        # exception rules
+        # tail threshold: relative to the whole training set for top-level rules, to the
+        # rows covered by the top-level rule's default part for its exceptions (any depth)
         if base is None:
             base = w[pos].sum() + w[neg].sum()
         min_cover = self.tail * base

@@ -1,7 +1,14 @@
 """tabnn: research models for tabular and click-through-rate data as scikit-learn estimators."""
 
 from .encoding import EncodedTable, FieldSpec, TabularEncoder
-from .estimators import AutoIntClassifier, AutoIntRegressor
+from .estimators import (
+    AutoIntClassifier,
+    AutoIntRegressor,
+    FoldSEClassifier,
+    OutRankSelector,
+    data_quality_report,
+    rank_features,
+)
 
 __version__ = "0.1.0"
 
@@ -10,6 +17,10 @@ __all__ = [
     "AutoIntRegressor",
     "EncodedTable",
     "FieldSpec",
+    "FoldSEClassifier",
+    "OutRankSelector",
     "TabularEncoder",
+    "data_quality_report",
+    "rank_features",
     "__version__",
 ]

@@ -385,15 +385,28 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return state
 
     def _encode_categorical(self, spec, col):
-        inverse, uniques = _factorize(col.values)
+        values = col.values
+        if isinstance(values, pd.Categorical):
+            # frames sliced from one another share their dtype object: reuse its lookup table
+            cache = self.__dict__.setdefault("_index_cache", {})
+            hit = cache.get(("dtype", spec.name))
+            if hit is not None and hit[0] is values.dtype:
+                return hit[1][values.codes.astype(np.int64)]
+            lut = self._lookup_table(spec, np.asarray(values.categories, dtype=object))
+            cache[("dtype", spec.name)] = (values.dtype, lut)
+            return lut[values.codes.astype(np.int64)]
+        inverse, uniques = _factorize(values)
+        return self._lookup_table(spec, uniques)[inverse]
+
+    def _lookup_table(self, spec, uniques):
+        """Codes of ``uniques``, with one extra last entry (missing) for the index -1."""
         if spec.hashed:
             lut = (stable_hash(uniques) % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64)
             lut += N_RESERVED
         else:
             pos = self._vocab_index(spec).get_indexer(uniques).astype(np.int64)
             lut = np.where(pos < 0, UNKNOWN, pos + N_RESERVED)
-        lut = np.append(lut, MISSING)  # index -1 (missing) picks the last entry
-        return lut[inverse]
+        return np.append(lut, MISSING)  # index -1 (missing) picks the last entry
 
     def _scale(self, spec, x):
         s = spec.scaling

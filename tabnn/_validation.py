@@ -119,8 +119,10 @@ def _from_native_series(s, name):
             values = s.to_numpy()
             return Column(name, values, _object_column_kind(values))
         if dtype == nw.Categorical or dtype == nw.Enum:
-            # polars categoricals: one pandas Categorical keeps labels and codes
-            cat = pd.Categorical(s.to_numpy())
+            # polars categoricals: the Arrow dictionary becomes a pandas Categorical cheaply
+            cat = s.to_pandas().array
+            if not isinstance(cat, pd.Categorical):
+                cat = pd.Categorical(s.to_numpy())
             return Column(name, cat, "categorical")
         return Column(name, s.to_numpy().astype(object), "categorical")
     if dtype.is_numeric():

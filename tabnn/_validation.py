@@ -261,10 +261,16 @@ def validate_X(estimator, X, *, reset):
 
     fitted = getattr(estimator, "feature_names_in_", None)
     name = type(estimator).__name__
-    if fitted is None:
-        if table.has_names:
+    if fitted is None or not table.has_names:
+        if fitted is None and table.has_names:
             warnings.warn(
                 f"X has feature names, but {name} was fitted without feature names",
+                UserWarning,
+            )
+        elif fitted is not None:
+            warnings.warn(
+                f"X does not have valid feature names, but {name} was fitted with feature "
+                "names",
                 UserWarning,
             )
         if len(names) != estimator.n_features_in_:
@@ -272,20 +278,10 @@ def validate_X(estimator, X, *, reset):
                 f"X has {len(names)} features, but {name} is expecting "
                 f"{estimator.n_features_in_} features as input."
             )
-        return table
-    if not table.has_names:
-        warnings.warn(
-            f"X does not have valid feature names, but {name} was fitted with feature names",
-            UserWarning,
-        )
-        if len(names) != estimator.n_features_in_:
-            raise ValueError(
-                f"X has {len(names)} features, but {name} is expecting "
-                f"{estimator.n_features_in_} features as input."
-            )
-        for col, fname in zip(table.columns, fitted):
-            col.name = str(fname)
-        table.has_names = True
+        if fitted is not None:  # positional, named as at fit for the layers below
+            for col, fname in zip(table.columns, fitted):
+                col.name = str(fname)
+            table.has_names = True
         return table
     fitted = list(fitted)
     missing = [c for c in fitted if c not in set(names)]

@@ -99,6 +99,25 @@ def gini_score(tp, fn, tn, fp):
     return np.where(fp + fn > tp + tn, -np.inf, s)
 
 
+# relative tolerance under which two literal scores count as tied
+_TIE_TOL = 1e-9
+
+
+def _better(score, kind, best_score, best):
+    """Whether a candidate beats the incumbent; categorical literals win (near-)ties.
+
+    A threshold is picked from many candidate values of a column while a category test is one
+    hypothesis, so on equal evidence the category test is the less over-fitted choice (it is
+    also FOLD-R++'s order: categorical attributes are searched before numeric ones).
+    """
+    if best is None or best.kind == kind:
+        return score > best_score
+    tol = _TIE_TOL * abs(best_score) if np.isfinite(best_score) else 0.0
+    if kind == "cat":  # incumbent is numeric
+        return score >= best_score - tol and score > -np.inf
+    return score > best_score + tol
+
+
 def _excluded_codes(excluded, j, kind):
     return [code for (f, k, code) in excluded if f == j and k == kind]
 
@@ -129,9 +148,11 @@ def best_literal(features, specs, pos, neg, wpos, wneg, excluded, heuristic=gini
     One pass per column: weighted ``bincount`` of the value ranks of the positives and of the
     negatives, ``cumsum`` over the sorted values gives the confusion counts of every
     ``<= t`` / ``> t`` literal at once; category counts give every ``==`` / ``!=`` literal.
-    Only values present in the current examples are candidates. Ties go to the first column,
-    then the smallest threshold with ``<=`` before ``>``; for categories every ``==`` comes
-    before every ``!=`` (``a == 'yes'`` rather than the equivalent ``a != 'no'``).
+    Only values present in the current examples are candidates. Ties (relative difference
+    below 1e-9) go to a categorical literal over a numeric one (see :func:`_better`), then to
+    the first column, then the smallest threshold with ``<=`` before ``>``; for categories
+    every ``==`` comes before every ``!=`` (``a == 'yes'`` rather than the equivalent
+    ``a != 'no'``).
     """
     P, N = float(wpos.sum()), float(wneg.sum())
     best_score, best = -np.inf, None
@@ -173,7 +194,7 @@ def best_literal(features, specs, pos, neg, wpos, wneg, excluded, heuristic=gini
             which, code = divmod(k, C)
             cands.append((s[k], "cat", 2 * code + which))
         for score, kind, k in cands:
-            if score > best_score:
+            if _better(score, kind, best_score, best):
                 code, which = divmod(k, 2)
                 if kind == "num":
                     op = NUMERIC_OPS[which]

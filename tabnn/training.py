@@ -2,13 +2,15 @@
 
 Batches are drawn by index from tensors that already live on the device: no DataLoader, no
 per-row Python. The engine owns the loss, the optimizer (AdamW), gradient clipping, learning-rate
-decay on plateaus, early stopping with best-weights restore, mixed precision on CUDA, seeding,
+decay on plateaus, early stopping with best-weights restore, bfloat16 mixed precision (on CUDA
+and on CPUs with native bfloat16), seeding,
 progress output and the per-epoch history.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -18,7 +20,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["TrainingConfig", "resolve_device", "train_network", "predict_network", "TASKS"]
+__all__ = [
+    "TASKS",
+    "TrainingConfig",
+    "predict_network",
+    "resolve_device",
+    "resolve_mixed_precision",
+    "train_network",
+]
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -48,6 +57,7 @@ class TrainingConfig:
     lr_decay: float = 0.1
     grad_clip: float = 10.0
     device: torch.device = torch.device("cpu")
+    mixed_precision: bool = False
     verbose: int = 0
 
 
@@ -76,20 +86,45 @@ def _batches(n, batch_size, generator=None, device=None):
         yield order[start : start + batch_size]
 
 
-def _autocast(device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+@functools.lru_cache(maxsize=1)
+def _cpu_has_bf16():
+    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_mixed_precision(setting, device, dtype):
+    """Decide whether to run matmuls in bfloat16 (autocast) for ``setting`` on ``device``.
+
+    ``"auto"``: on CUDA, and on CPUs with native bfloat16 instructions, where it is 2-3x faster
+    than float32; never for a float64 network.
+    """
+    if dtype == torch.float64 or setting is False:
+        return False
+    if setting is True:
+        return True
+    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_bf16())
+
+
+def _autocast(device, enabled):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(enabled))
 
 
 @torch.no_grad()
-def predict_network(network, inputs, batch_size, device=None):
+def predict_network(network, inputs, batch_size, device=None, mixed_precision=False):
     """Run ``network`` in evaluation mode over ``inputs`` in batches; returns float64 logits."""
     network.eval()
     device = device or next(network.parameters()).device
     n = inputs[0].shape[0]
     outs = []
-    with _autocast(device):
+    with _autocast(device, mixed_precision):
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
             outs.append(network(*batch).double().cpu())
@@ -97,7 +132,8 @@ def predict_network(network, inputs, batch_size, device=None):
 
 
 def _evaluate(network, inputs, y, w, config):
-    logits = torch.as_tensor(predict_network(network, inputs, max(config.batch_size, 8192)))
+    logits = torch.as_tensor(predict_network(network, inputs, max(config.batch_size, 8192),
+                                             config.device, config.mixed_precision))
     logits = logits.to(y.device, dtype=torch.float64)
     y64 = y if config.task == "multiclass" else y.to(torch.float64)
     loss = _loss(config.task, logits, y64, w.to(torch.float64)).item()
@@ -164,7 +200,7 @@ def train_network(network, inputs, y, w, config, seed, valid=None):
             for b, idx in enumerate(_batches(n, config.batch_size, generator, device)):
                 batch = [t[idx] for t in inputs]
                 yb, wb = y[idx], w[idx]
-                with _autocast(device):
+                with _autocast(device, config.mixed_precision):
                     logits = network(*batch)
                 loss = _loss(config.task, logits.to(wb.dtype), yb, wb)
                 objective = loss

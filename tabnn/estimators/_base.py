@@ -24,7 +24,13 @@ from .._validation import (
 from ..encoding import TabularEncoder
 from ..nn.embedding import FieldEmbedding
 from ..nn.network import TabularNetwork
-from ..training import TrainingConfig, predict_network, resolve_device, train_network
+from ..training import (
+    TrainingConfig,
+    predict_network,
+    resolve_device,
+    resolve_mixed_precision,
+    train_network,
+)
 
 COMMON_PARAMETERS = """\
 embedding_dim : int, default=16
@@ -62,6 +68,10 @@ embedding_dim : int, default=16
         ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
     dtype : {"float32", "float64"}, default="float32"
         Floating-point type of the network (float64 for exact reproducibility checks).
+    mixed_precision : "auto" or bool, default="auto"
+        Run matrix products in bfloat16 (torch autocast) with float32 weights. ``"auto"``: on
+        CUDA and on CPUs with native bfloat16 instructions (AVX512-BF16 / AMX), where it is 2-3x
+        faster; never with ``dtype="float64"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the initialisation, the batch order and dropout.
         The global torch random state is never changed.
@@ -82,6 +92,8 @@ encoder_ : TabularEncoder
         Epoch whose weights were kept.
     device_ : str
         Device the network was trained on.
+    mixed_precision_ : bool
+        Whether bfloat16 autocast was used.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
@@ -123,6 +135,7 @@ class NeuralEstimator(BaseEstimator):
         numeric_scaling="quantile",
         device="auto",
         dtype="float32",
+        mixed_precision="auto",
         random_state=None,
         verbose=0,
     ):
@@ -141,6 +154,7 @@ class NeuralEstimator(BaseEstimator):
         self.numeric_scaling = numeric_scaling
         self.device = device
         self.dtype = dtype
+        self.mixed_precision = mixed_precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -186,6 +200,10 @@ class NeuralEstimator(BaseEstimator):
             raise ValueError(
                 f"early_stopping must be 'auto', True or False, got {self.early_stopping!r}."
             )
+        if self.mixed_precision not in ("auto", True, False):
+            raise ValueError(
+                f"mixed_precision must be 'auto', True or False, got {self.mixed_precision!r}."
+            )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
 
@@ -224,6 +242,7 @@ class NeuralEstimator(BaseEstimator):
         device = resolve_device(self.device)
         self.device_ = str(device)
         dtype = getattr(torch, self.dtype)
+        self.mixed_precision_ = resolve_mixed_precision(self.mixed_precision, device, dtype)
 
         use_es = self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
         train_rows, valid_rows = np.arange(n), None
@@ -273,6 +292,7 @@ class NeuralEstimator(BaseEstimator):
             embedding_l2=self.embedding_l2,
             n_iter_no_change=self.n_iter_no_change,
             device=device,
+            mixed_precision=self.mixed_precision_,
             verbose=self.verbose,
         )
 
@@ -306,7 +326,8 @@ class NeuralEstimator(BaseEstimator):
         module = self.module_
         if next(module.parameters()).device != device:
             module.to(device)
-        return predict_network(module, self._to_tensors(encoded, device), 16384, device)
+        mixed = self.mixed_precision_ and resolve_mixed_precision("auto", device, torch.float32)
+        return predict_network(module, self._to_tensors(encoded, device), 16384, device, mixed)
 
     # -- persistence -------------------------------------------------------------------------
     def __getstate__(self):

@@ -36,6 +36,7 @@ class _AutoIntBase(NeuralEstimator):
         numeric_scaling="quantile",
         device="auto",
         dtype="float32",
+        mixed_precision="auto",
         random_state=None,
         verbose=0,
     ):
@@ -55,6 +56,7 @@ class _AutoIntBase(NeuralEstimator):
             numeric_scaling=numeric_scaling,
             device=device,
             dtype=dtype,
+            mixed_precision=mixed_precision,
             random_state=random_state,
             verbose=verbose,
         )

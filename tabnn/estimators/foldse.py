@@ -128,12 +128,14 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ratio=0.5,
         tail=0.005,
         max_depth=10,
+        min_samples_rule=float(__import__("os").environ.get("MSR", "0")),
         positive_class="auto",
         categorical_features="auto",
     ):
         self.ratio = ratio
         self.tail = tail
         self.max_depth = max_depth
+        self.min_samples_rule = min_samples_rule
         self.positive_class = positive_class
         self.categorical_features = categorical_features
 
@@ -154,6 +156,14 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
             or self.max_depth < 0
         ):
             raise ValueError(f"max_depth must be an int >= 0, got {self.max_depth!r}.")
+        if (
+            not isinstance(self.min_samples_rule, numbers.Real)
+            or isinstance(self.min_samples_rule, bool)
+            or not self.min_samples_rule >= 0
+        ):
+            raise ValueError(
+                f"min_samples_rule must be a number >= 0, got {self.min_samples_rule!r}."
+            )
 
     def _encode(self, table):
         return [
@@ -194,7 +204,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self._specs, self._roles = specs, roles
         self.classes_ = classes
         K = len(classes)
-        learner = FoldLearner(feats, specs, w, self.ratio, self.tail, self.max_depth)
+        learner = FoldLearner(feats, specs, w, self.ratio, self.tail, self.max_depth,
+                              min_samples=self.min_samples_rule)
         if K == 2:
             if isinstance(self.positive_class, str) and self.positive_class == "auto":
                 pos = int(np.argmax(np.bincount(codes, weights=w, minlength=2)))

@@ -34,17 +34,25 @@ class FoldLearner:
         covered by the default part of the top-level rule they belong to.
     max_depth : int
         Maximum nesting of exceptions (exception of an exception ...).
+    min_samples : float
+        Absolute floor of the tail threshold: a rule (at any level) is also dropped when its
+        (weighted) true positives are fewer than ``min_samples``, i.e. the threshold is
+        ``max(tail * base, min_samples)``. ``tail * base`` prunes nothing on small data
+        (under one row below 200 rows), so without the floor the long tail of one- and
+        two-row rules the tail parameter exists to remove survives exactly where it does most
+        harm.
     heuristic : callable
         Literal score ``heuristic(tp, fn, tn, fp)``.
     """
 
     def __init__(self, features, specs, weight, ratio=0.5, tail=0.005, max_depth=10,
-                 heuristic=gini_score):
+                 heuristic=gini_score, min_samples=0.0):
         self.features = features
         self.specs = specs
         self.w = weight
         self.ratio = float(ratio)
-        self.min_cover = float(tail) * float(weight.sum())
+        self.min_samples = float(min_samples)
+        self.min_cover = max(float(tail) * float(weight.sum()), self.min_samples)
         self.max_depth = int(max_depth)
         self.heuristic = heuristic
         self.tail = float(tail)
@@ -104,7 +112,7 @@ class FoldLearner:
         # rows covered by the top-level rule's default part for its exceptions (any depth)
         if base is None:
             base = w[pos].sum() + w[neg].sum()
-        min_cover = self.tail * base
+        min_cover = max(self.tail * base, self.min_samples)
         while len(pos) and w[neg].sum() > 0:
             rule = self.learn_rule(pos, neg, used, depth, base if depth else None)
             cov = self.covers(rule, pos)

@@ -182,16 +182,37 @@ def test_recovers_planted_program_auto_positive_is_majority():
     assert "age > 40.0" in clf.rules_ or "age <= 40.0" in clf.rules_
 
 
-def test_make_rules_if_available():
-    datasets = pytest.importorskip("tabnn.datasets")
-    make_rules = getattr(datasets, "make_rules", None)
-    if make_rules is None:
-        pytest.skip("tabnn.datasets.make_rules not available yet")
-    b = make_rules(random_state=0)
-    X, y = b.frame.drop(columns=[b.target.name]) if hasattr(b.target, "name") else b.data, b.target
-    n = len(y) * 3 // 4
-    clf = FoldSEClassifier().fit(X.iloc[:n], y[:n])
+def test_recovers_make_rules_program():
+    """Planted program from tabnn.datasets.make_rules: mixed numeric / categorical conditions
+    with a numeric and a categorical exception; rules, columns and thresholds recovered."""
+    from tabnn.datasets import make_rules
+
+    b = make_rules(n_samples=4000, n_rules=2, exceptions=True, random_state=0)
+    X, y = b.data, b.target
+    n = 3000
+    clf = FoldSEClassifier(positive_class=1).fit(X.iloc[:n], y[:n])
     assert clf.score(X.iloc[n:], y[n:]) >= 0.99
+    lits = all_literals(clf)
+    used = {lit.name for lit in lits}
+    planted_cols = {c["column"] for r in b.program for c in r["body"]}
+    assert planted_cols == {"age", "income", "score", "color", "shape"}
+    assert planted_cols <= used
+    assert not used & {c for c in X.columns if c.startswith("noise")}
+    # every planted numeric threshold is learned (integer data: within one unit; the
+    # thresholds of make_rules lie on a grid of 10)
+    for col, t in b.thresholds.items():
+        vals = [lit.value for lit in lits if lit.name == col and lit.kind == "num"]
+        assert vals and min(abs(v - t) for v in vals) <= 1.0, (col, t, vals)
+    for rule in b.program:
+        for cond in rule["body"]:
+            if cond["op"] == "==":
+                assert any(
+                    lit.name == cond["column"] and lit.value == cond["value"] for lit in lits
+                ), cond
+    th = b.thresholds
+    assert f"score <= {float(th['score'])}" in clf.rules_
+    assert f"income > {float(th['income'])}" in clf.rules_
+    assert clf.n_literals_ <= 12
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,6 +311,8 @@ def test_numpy_object_input_and_params():
         FoldSEClassifier(ratio=-1).fit(X, y)
     with pytest.raises(ValueError, match="tail"):
         FoldSEClassifier(tail=2).fit(X, y)
+    with pytest.raises(ValueError, match="min_samples_rule"):
+        FoldSEClassifier(min_samples_rule=-1).fit(X, y)
     with pytest.raises(ValueError, match="positive_class"):
         FoldSEClassifier(positive_class="maybe").fit(X, y)
 
@@ -298,10 +321,17 @@ def test_tail_and_ratio_control_size():
     X, y = planted(2000, 8)
     flip = np.random.default_rng(0).random(len(y)) < 0.05
     yn = np.where(flip, np.where(y == "yes", "no", "yes"), y)
-    big = FoldSEClassifier(tail=0.0).fit(X, yn)
+    big = FoldSEClassifier(tail=0.0, min_samples_rule=0).fit(X, yn)
     small = FoldSEClassifier(tail=0.02).fit(X, yn)
     assert small.n_rules_ <= big.n_rules_ and small.n_literals_ <= big.n_literals_
     assert small.n_literals_ < big.n_literals_
+    # the absolute floor prunes the one-row tail that tail * N keeps on small data
+    Xs, ys = X.iloc[:150], yn[:150]
+    raw = FoldSEClassifier(min_samples_rule=0).fit(Xs, ys)
+    floor = FoldSEClassifier(min_samples_rule=5).fit(Xs, ys)
+    assert floor.n_literals_ < raw.n_literals_
+    for stats in (floor.rule_stats_,):
+        assert (stats["n"].iloc[:-1] >= 5).all()
     shallow = FoldSEClassifier(tail=0.0, max_depth=0).fit(X, yn)
     assert all(not line.name.startswith("ab") for line in shallow.rule_program_)
 
@@ -318,3 +348,20 @@ def test_fold_learner_directly():
     for r in rules:
         fires |= r.evaluate(list(feats))
     assert (fires == is_pos).mean() == 1.0
+
+
+def test_categorical_wins_ties_and_implied_literals_dropped():
+    from tabnn.rules import Rule, simplify
+    from tabnn.rules._literals import Literal
+
+    # x (numeric, first column) and c (categorical) separate the classes equally well
+    X = pd.DataFrame({"x": np.arange(40.0), "c": pd.Categorical(["a"] * 20 + ["b"] * 20)})
+    y = np.where(np.arange(40) < 20, "p", "n")
+    clf = FoldSEClassifier(positive_class="p").fit(X, y)
+    assert clf.rules_.splitlines()[0] == "label = 'p' :- c == 'a'."
+    eq = Literal(0, "c", "==", "y", 1)
+    ne = Literal(0, "c", "!=", "x", 0)
+    le = Literal(1, "v", "<=", 3.0, 3)
+    gt_neg = Literal(1, "v", ">", 5.0, 5).negate()
+    r = simplify(Rule([ne, eq, le, gt_neg], []))
+    assert r.literals == [eq, le]

@@ -52,6 +52,16 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         learning of that rule set stops. For top-level rules that is the whole training set;
         for exception rules (at any depth), the rows covered by the default part of the
         top-level rule they belong to. 0 disables pruning (FOLD-R++ / FOLD-RM behaviour).
+    min_samples_rule : float, default=2
+        Absolute floor of the tail threshold, which becomes
+        ``max(tail * n_examples, min_samples_rule)`` at every level (rules and exceptions):
+        a rule or exception must be supported by at least this many (weighted) training
+        rows. ``tail * N`` is below one row under 200 training rows, so without the floor
+        FOLD-SE keeps, on small data, exactly the one-row rules ``tail`` exists to remove.
+        The default 2 drops only rules that memorise a single row; on the FOLD-R++ binary
+        sets it cuts the rule count of the small sets by up to two thirds at equal accuracy
+        (10 seeds; see ``benchmarks/foldse.py``). ``tail=0, min_samples_rule=0`` gives
+        FOLD-R++ / FOLD-RM behaviour.
     max_depth : int, default=10
         Maximum nesting depth of exceptions.
     positive_class : "auto" or label, default="auto"
@@ -96,7 +106,13 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
     and ``A != c`` are all false on a missing cell, and no literal is built on the missing
     marker. A category unseen at fit fails every ``== c`` and satisfies every ``!= c``.
     A one-literal exception is printed folded into its parent as ``not A op v``, which --
-    unlike the complementary literal -- is also true on missing cells.
+    unlike the complementary literal -- is also true on missing cells. Literals implied by
+    another literal of the same rule on the same column (``A != 'x'`` next to ``A == 'y'``)
+    are dropped.
+
+    *Ties* between literal scores (relative difference below 1e-9) go to a categorical
+    literal over a numeric threshold (one hypothesis against a threshold picked from many
+    values; also FOLD-R++'s search order), then to the first column.
 
     *predict_proba* is an honest, simple estimate: for each row, the Laplace-smoothed class
     distribution ``(n_c + 1) / (n + K)`` of the training rows decided by the same rule (the
@@ -128,7 +144,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ratio=0.5,
         tail=0.005,
         max_depth=10,
-        min_samples_rule=float(__import__("os").environ.get("MSR", "0")),
+        min_samples_rule=2,
         positive_class="auto",
         categorical_features="auto",
     ):
@@ -275,9 +291,9 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self._proba = proba
         names = [line.name for line in self.rule_program_[:R]] + ["default"]
         stats = pd.DataFrame(counts, columns=[str(c) for c in self.classes_])
-        stats.insert(0, "n", counts.sum(axis=1))
-        stats.insert(0, "label", list(self.classes_[labels]))
-        stats.insert(0, "rule", names)
+        stats.insert(0, "n", counts.sum(axis=1), allow_duplicates=True)
+        stats.insert(0, "label", list(self.classes_[labels]), allow_duplicates=True)
+        stats.insert(0, "rule", names, allow_duplicates=True)
         self.rule_stats_ = stats
 
     # ------------------------------------------------------------------------------------------

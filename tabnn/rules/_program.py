@@ -95,9 +95,36 @@ def _unite_bounds(literals):
     return out
 
 
+def _implied(lit, other):
+    """Whether plain literal ``other`` implies ``lit`` (both on the same column)."""
+    if other.negated or other.feature != lit.feature or other is lit or other == lit:
+        return False
+    if other.op == "==":
+        # A == c holds only on present cells with category c: A != d and not (A == d) follow
+        return lit.kind == "cat" and lit.code != other.code and (
+            (lit.op == "!=" and not lit.negated) or (lit.op == "==" and lit.negated)
+        )
+    if other.kind == "num" and lit.kind == "num":
+        v, t = other.value, lit.value
+        if other.op == "<=":  # A <= v gives A <= t (t >= v) and not (A > t) (t >= v)
+            return t >= v and ((lit.op == "<=") != lit.negated)
+        # A > v gives A > t (t <= v) and not (A <= t) (t <= v)
+        return t <= v and ((lit.op == ">") != lit.negated)
+    return False
+
+
+def _drop_implied(literals):
+    """Remove literals implied by another (plain) literal of the same rule on the same column."""
+    # an implying literal is plain and never implied back by a literal it implies, so one
+    # pass keeps every literal that is needed
+    return [lit for lit in literals if not any(_implied(lit, o) for o in literals)]
+
+
 def simplify(rule):
     """Fold one-literal exceptions without exceptions into the parent as negated literals
-    (``not ab`` with ``ab :- A <= 3`` becomes ``not A <= 3``) and merge numeric bounds."""
+    (``not ab`` with ``ab :- A <= 3`` becomes ``not A <= 3``), merge numeric bounds and drop
+    literals implied by another literal on the same column (``A != 'x'`` next to
+    ``A == 'y'``; ``not (A > 5)`` next to ``A <= 3``). Semantics preserving."""
     exceptions, literals = [], list(rule.literals)
     for ab in rule.exceptions:
         ab = simplify(ab)
@@ -105,7 +132,7 @@ def simplify(rule):
             literals.append(ab.literals[0].negate())
         else:
             exceptions.append(ab)
-    return Rule(_unite_bounds(literals), exceptions)
+    return Rule(_drop_implied(_unite_bounds(literals)), exceptions)
 
 
 # ----------------------------------------------------------------------------------------------

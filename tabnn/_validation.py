@@ -66,6 +66,12 @@ class ColumnTable:
     def __getitem__(self, i):
         return self.columns[i]
 
+    def take(self, rows):
+        """A new table with the given rows (an index array or a slice) of every column."""
+        cols = [Column(c.name, c.values[rows], c.kind) for c in self.columns]
+        n = len(range(self.n_rows)[rows]) if isinstance(rows, slice) else len(rows)
+        return ColumnTable(cols, n, self.has_names)
+
 
 # ----------------------------------------------------------------------------------------------
 # column conversion

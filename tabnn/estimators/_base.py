@@ -265,7 +265,7 @@ class NeuralEstimator(BaseEstimator):
             max_cardinality=self.max_cardinality,
             numeric_scaling=self.numeric_scaling,
         )
-        train_table = table if valid_rows is None else _take_rows(table, train_rows)
+        train_table = table if valid_rows is None else table.take(train_rows)
         self.encoder_.fit(train_table, sample_weight=sw[train_rows])
         encoded = self.encoder_.encode(table)
 
@@ -336,16 +336,6 @@ class NeuralEstimator(BaseEstimator):
         if module is not None and next(module.parameters()).device.type != "cpu":
             state["module_"] = copy.deepcopy(module).cpu()
         return state
-
-
-def _take_rows(table, rows):
-    from .._validation import Column, ColumnTable
-
-    cols = []
-    for c in table.columns:
-        values = c.values[rows]
-        cols.append(Column(c.name, values, c.kind))
-    return ColumnTable(cols, len(rows), table.has_names)
 
 
 class NeuralClassifierMixin:

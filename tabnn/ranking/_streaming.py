@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._validation import Column, ColumnTable, as_column_table, validate_classification_target
+from .._validation import ColumnTable, as_column_table, validate_classification_target
 from ..encoding import TabularEncoder, _factorize
 from ._mi import NullLabels
 
@@ -67,16 +67,6 @@ class ColumnCoder:
         return lut[inverse]
 
 
-def _slice_table(table, start, stop):
-    cols = [Column(c.name, c.values[start:stop], c.kind) for c in table.columns]
-    return ColumnTable(cols, stop - start, table.has_names)
-
-
-def _take_table(table, rows):
-    cols = [Column(c.name, c.values[rows], c.kind) for c in table.columns]
-    return ColumnTable(cols, len(rows), table.has_names)
-
-
 @dataclass
 class Source:
     """What a pass needs to know about the data before reading it."""
@@ -97,7 +87,7 @@ def table_source(table, y_codes, classes, *, chunk_size, fit_rows):
     """A :class:`Source` over an in-memory, already validated :class:`ColumnTable`."""
     n = table.n_rows
     step = _sample_step(n, fit_rows)
-    fit_sample = _take_table(table, np.arange(0, n, step))
+    fit_sample = table.take(np.arange(0, n, step))
     if y_codes is None:
         class_counts = np.array([n], dtype=np.int64)
     else:
@@ -106,7 +96,7 @@ def table_source(table, y_codes, classes, *, chunk_size, fit_rows):
     def chunks():
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            yield _slice_table(table, start, stop), (
+            yield table.take(slice(start, stop)), (
                 None if y_codes is None else y_codes[start:stop]
             )
 

@@ -132,7 +132,7 @@ def predict_network(network, inputs, batch_size, device=None, mixed_precision=Fa
 
 
 def _evaluate(network, inputs, y, w, config):
-    logits = torch.as_tensor(predict_network(network, inputs, max(config.batch_size, 8192),
+    logits = torch.as_tensor(predict_network(network, inputs, 4096,
                                              config.device, config.mixed_precision))
     logits = logits.to(y.device, dtype=torch.float64)
     y64 = y if config.task == "multiclass" else y.to(torch.float64)

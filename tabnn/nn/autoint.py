@@ -132,14 +132,26 @@ class AutoInt(nn.Module):
             else None
         )
 
-    def forward(self, emb, return_attention=False):
-        x, maps = emb, []
+    #: rows pushed through the interacting layers at a time on CPU: the attention
+    #: intermediates of a chunk ([heads x rows, F, F]) stay in cache, up to 2x faster than
+    #: one 4096-row block; rows are independent there, so the result is the same
+    row_chunk = 256
+
+    def _interact(self, x):
         for layer in self.layers:
-            if return_attention:
+            x = layer(x)
+        return x
+
+    def forward(self, emb, return_attention=False):
+        if return_attention:
+            x, maps = emb, []
+            for layer in self.layers:
                 x, a = layer(x, return_attention=True)
                 maps.append(a)
-            else:
-                x = layer(x)
+        elif emb.is_cuda or emb.shape[0] <= self.row_chunk:
+            x = self._interact(emb)
+        else:
+            x = torch.cat([self._interact(part) for part in emb.split(self.row_chunk)])
         logits = self.head(x.flatten(1))
         if self.dnn is not None:
             logits = logits + self.dnn(emb.flatten(1))

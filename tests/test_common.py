@@ -22,6 +22,7 @@ _NEURAL_CHECK_PARAMS = {
     "attention_layers": 1,
     "attention_heads": 1,
     "attention_head_dim": 4,
+    "dnn_hidden": (8,),
     "random_state": 0,
 }
 CHECK_PARAMS = {

@@ -19,7 +19,7 @@ class _AutoIntBase(NeuralEstimator):
         attention_head_dim=32,
         use_scale=True,
         layer_norm=False,
-        dnn_hidden=(),
+        dnn_hidden=(256, 128),
         dropout=0.0,
         embedding_dim=16,
         max_epochs=100,
@@ -121,8 +121,9 @@ class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
     """AutoInt classifier: self-attention over field embeddings (binary and multi-class).
 
     Multi-head self-attentive interacting layers with residual connections learn feature
-    interactions of growing order (Song et al., CIKM 2019). With ``dnn_hidden`` set, a parallel
-    feed-forward network on the flat embeddings is added (AutoInt+).
+    interactions of growing order (Song et al., CIKM 2019). A parallel feed-forward network on
+    the flat embeddings is added by default (AutoInt+); ``dnn_hidden=()`` gives plain AutoInt.
+    Attention sizes follow the paper (3 layers, 2 heads of 32).
 
     Parameters
     ----------
@@ -136,8 +137,10 @@ class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
         Scale attention scores by ``1 / sqrt(attention_head_dim)``.
     layer_norm : bool, default=False
         Layer normalisation after each interacting layer.
-    dnn_hidden : tuple of int, default=()
-        Hidden sizes of the parallel DNN (AutoInt+); empty for plain AutoInt.
+    dnn_hidden : tuple of int, default=(256, 128)
+        Hidden sizes of the parallel DNN of AutoInt+ (its logit is added to the attention
+        logit); ``()`` gives plain AutoInt. On by default: on the CTR benchmark of
+        ``benchmarks/train_speed.py`` it lifts test AUC from 0.69 to LightGBM's level.
     dropout : float, default=0.0
         Dropout on attention weights and in the DNN.
     %(common_parameters)s
@@ -177,8 +180,8 @@ class AutoIntRegressor(NeuralRegressorMixin, RegressorMixin, _AutoIntBase):
         Scale attention scores by ``1 / sqrt(attention_head_dim)``.
     layer_norm : bool, default=False
         Layer normalisation after each interacting layer.
-    dnn_hidden : tuple of int, default=()
-        Hidden sizes of the parallel DNN (AutoInt+).
+    dnn_hidden : tuple of int, default=(256, 128)
+        Hidden sizes of the parallel DNN of AutoInt+; ``()`` gives plain AutoInt.
     dropout : float, default=0.0
         Dropout on attention weights and in the DNN.
     %(common_parameters)s

@@ -33,10 +33,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-try:
-    from tabnn.datasets import make_ctr
-except ImportError:  # pragma: no cover - until the lead exports it
-    from tabnn.datasets._synthetic import make_ctr
+from tabnn.datasets import make_ctr
 from tabnn.estimators.outrank import rank_features
 
 

@@ -16,10 +16,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-try:
-    from tabnn.datasets import make_ctr
-except ImportError:  # not exported yet
-    from tabnn.datasets._synthetic import make_ctr
+from tabnn.datasets import make_ctr
 from tabnn.estimators.outrank import (
     OutRankSelector,
     _seed,

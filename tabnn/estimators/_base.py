@@ -100,12 +100,24 @@ encoder_ : TabularEncoder
         Input column names (only for DataFrame input with string column names)."""
 
 
-def fill_doc(cls):
-    """Insert the shared parameter and attribute text into a neural estimator's docstring."""
-    cls.__doc__ = cls.__doc__.replace("%(common_parameters)s", COMMON_PARAMETERS).replace(
-        "%(common_attributes)s", COMMON_ATTRIBUTES
-    )
-    return cls
+def fill_doc(**fragments):
+    """Class decorator: fill ``%(name)s`` markers of a docstring with shared text.
+
+    ``%(common_parameters)s`` and ``%(common_attributes)s`` are always available; model
+    modules pass their own fragments (e.g. the parameters shared by a classifier and a
+    regressor).
+    """
+    fragments = {"common_parameters": COMMON_PARAMETERS,
+                 "common_attributes": COMMON_ATTRIBUTES, **fragments}
+
+    def decorate(cls):
+        doc = cls.__doc__
+        for name, text in fragments.items():
+            doc = doc.replace(f"%({name})s", text)
+        cls.__doc__ = doc
+        return cls
+
+    return decorate
 
 
 def _auto_batch_size(n):

@@ -9,6 +9,24 @@ from ._base import NeuralClassifierMixin, NeuralEstimator, NeuralRegressorMixin,
 
 __all__ = ["AutoIntClassifier", "AutoIntRegressor"]
 
+AUTOINT_PARAMETERS = """\
+attention_layers : int, default=3
+        Number of interacting layers.
+    attention_heads : int, default=2
+        Attention heads per layer.
+    attention_head_dim : int, default=32
+        Size of each head (the layer output has ``heads * head_dim`` values per field).
+    use_scale : bool, default=True
+        Scale attention scores by ``1 / sqrt(attention_head_dim)``.
+    layer_norm : bool, default=False
+        Layer normalisation after each interacting layer.
+    dnn_hidden : tuple of int, default=(256, 128)
+        Hidden sizes of the parallel DNN of AutoInt+ (its logit is added to the attention
+        logit); ``()`` gives plain AutoInt. On by default: on the CTR benchmark of
+        ``benchmarks/train_speed.py`` it lifts test AUC from 0.69 to LightGBM's level.
+    dropout : float, default=0.0
+        Dropout on attention weights and in the DNN."""
+
 
 class _AutoIntBase(NeuralEstimator):
     def __init__(
@@ -116,7 +134,7 @@ class _AutoIntBase(NeuralEstimator):
         return [m.float().cpu().numpy() for m in maps]
 
 
-@fill_doc
+@fill_doc(autoint_parameters=AUTOINT_PARAMETERS)
 class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
     """AutoInt classifier: self-attention over field embeddings (binary and multi-class).
 
@@ -127,22 +145,7 @@ class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
 
     Parameters
     ----------
-    attention_layers : int, default=3
-        Number of interacting layers.
-    attention_heads : int, default=2
-        Attention heads per layer.
-    attention_head_dim : int, default=32
-        Size of each head (the layer output has ``heads * head_dim`` values per field).
-    use_scale : bool, default=True
-        Scale attention scores by ``1 / sqrt(attention_head_dim)``.
-    layer_norm : bool, default=False
-        Layer normalisation after each interacting layer.
-    dnn_hidden : tuple of int, default=(256, 128)
-        Hidden sizes of the parallel DNN of AutoInt+ (its logit is added to the attention
-        logit); ``()`` gives plain AutoInt. On by default: on the CTR benchmark of
-        ``benchmarks/train_speed.py`` it lifts test AUC from 0.69 to LightGBM's level.
-    dropout : float, default=0.0
-        Dropout on attention weights and in the DNN.
+    %(autoint_parameters)s
     %(common_parameters)s
 
     Attributes
@@ -162,7 +165,7 @@ class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
     """
 
 
-@fill_doc
+@fill_doc(autoint_parameters=AUTOINT_PARAMETERS)
 class AutoIntRegressor(NeuralRegressorMixin, RegressorMixin, _AutoIntBase):
     """AutoInt regressor: self-attention over field embeddings, squared-error loss.
 
@@ -170,20 +173,7 @@ class AutoIntRegressor(NeuralRegressorMixin, RegressorMixin, _AutoIntBase):
 
     Parameters
     ----------
-    attention_layers : int, default=3
-        Number of interacting layers.
-    attention_heads : int, default=2
-        Attention heads per layer.
-    attention_head_dim : int, default=32
-        Size of each head.
-    use_scale : bool, default=True
-        Scale attention scores by ``1 / sqrt(attention_head_dim)``.
-    layer_norm : bool, default=False
-        Layer normalisation after each interacting layer.
-    dnn_hidden : tuple of int, default=(256, 128)
-        Hidden sizes of the parallel DNN of AutoInt+; ``()`` gives plain AutoInt.
-    dropout : float, default=0.0
-        Dropout on attention weights and in the DNN.
+    %(autoint_parameters)s
     %(common_parameters)s
 
     Attributes

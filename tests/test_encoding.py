@@ -176,3 +176,29 @@ def test_explicit_categorical_features_and_errors():
 )
 def test_explicit_sklearn_transformer_checks(check):
     check("TabularEncoder", TabularEncoder())
+
+
+def test_dtype_matrix_pandas_nullable_arrow_and_polars():
+    X = pd.DataFrame({
+        "s_arrow": pd.array(["a", None, "b", "a"], dtype="string[pyarrow]"),
+        "s_str": pd.Series(["x", "y", None, "x"], dtype="str"),
+        "i64": pd.array([1, None, 3, 4], dtype="Int64"),
+        "flag": pd.array([True, None, False, True], dtype="boolean"),
+        "ordered": pd.Categorical(["lo", "hi", "lo", "mid"], categories=["lo", "mid", "hi"],
+                                  ordered=True),
+        "u32": np.array([1, 2, 3, 4], dtype=np.uint32),
+    })
+    enc = TabularEncoder().fit(X)
+    roles = [f.role for f in enc.schema_]
+    assert roles == ["categorical", "categorical", "numeric", "categorical", "categorical",
+                     "numeric"]
+    t = enc.encode(X)
+    assert t.codes[1, 0] == MISSING and t.codes[2, 1] == MISSING and t.codes[1, 2] == MISSING
+    assert t.numeric_missing[:, 0].tolist() == [False, True, False, False]
+    # a polars Enum value declared but never seen in fit is "unknown", null is "missing"
+    P = pl.DataFrame({"e": pl.Series(["a", "b", None, "a"], dtype=pl.Enum(["a", "b", "c"]))})
+    enc_pl = TabularEncoder().fit(P)
+    new = pl.DataFrame({"e": pl.Series(["c", None], dtype=pl.Enum(["a", "b", "c"]))})
+    assert enc_pl.encode(new).codes[:, 0].tolist() == [UNKNOWN, MISSING]
+    with pytest.raises(TypeError, match="temporal"):
+        TabularEncoder().fit(pd.DataFrame({"d": pd.to_datetime(["2020-01-01"] * 3)}))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
+from .._validation import validate_X
 from ..nn.autoint import AutoInt
 from ._base import NeuralClassifierMixin, NeuralEstimator, NeuralRegressorMixin, fill_doc
 
@@ -119,11 +122,6 @@ class _AutoIntBase(NeuralEstimator):
             ``maps[l][i, h, f, g]`` is how much field ``f`` attends to field ``g`` for row ``i``;
             fields are ordered categorical first, then numeric (see ``encoder_.schema_``).
         """
-        import torch
-
-        from .._validation import validate_X
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self, "module_")
         encoded = self.encoder_.encode(validate_X(self, X, reset=False))
         device = self._predict_device()

@@ -24,6 +24,7 @@ Usage::
     python benchmarks/foldse.py                 # quick: a few sets, 1 seed
     python benchmarks/foldse.py --full          # all sets, seeds 0-9 (large sets: 0-2)
     python benchmarks/foldse.py --datasets adult credit_card --seeds 3 --methods foldse foldrpp
+    python benchmarks/foldse.py --datasets cars --seeds 10 --methods foldse foldrpp --diagnose-foldrpp
 """
 
 from __future__ import annotations
@@ -143,6 +144,30 @@ def run_foldrpp(Xtr, ytr, Xte, pos, cats):
     return np.where(pred, pos, other), len(flat), n_lit, len(model.rules)
 
 
+def foldrpp_stop(Xtr, ytr, pos, cats):
+    """Why ``foldrpp`` stopped: (positives left uncovered, literals of the rule it stopped on).
+
+    Replays the top-level loop of ``foldrpp.learn_rule_set`` (its ``learn_rule`` and
+    ``evaluate``, ratio 0.5). FOLD-R++ stops as soon as a learned rule covers no remaining
+    positive example. Its literal search scores every literal, including ones that cover
+    only negatives (the heuristic is symmetric in the two classes), so on data where no
+    literal separates the remaining positives well it can pick such a literal, and the
+    positives still uncovered are left to the default class.
+    """
+    import foldrpp.foldrpp as F
+
+    data = _to_fold_records(Xtr, ytr, pos, cats)
+    attrs = [str(c).lower().replace(" ", "_") for c in Xtr.columns]
+    left, neg = F.split_index_by_label(data)
+    while left:
+        rule = F.learn_rule(data, left, neg, attrs, [], 0.5)
+        rest = [i for i in left if not F.evaluate(rule, data[i])]
+        if len(rest) == len(left):
+            return len(left), rule[1]
+        left = rest
+    return 0, None
+
+
 def run_ripper(Xtr, ytr, Xte, pos, cats):
     import wittgenstein as lw
 
@@ -209,7 +234,7 @@ def available(method):
 
 
 # ----------------------------------------------------------------------------------------------
-def evaluate(task, name, methods, seeds, max_rows_slow, large_seeds=None):
+def evaluate(task, name, methods, seeds, max_rows_slow, large_seeds=None, diagnose=False):
     X, y, cats = load(name)
     if large_seeds is not None and len(X) >= 10000:
         seeds = large_seeds
@@ -245,6 +270,16 @@ def evaluate(task, name, methods, seeds, max_rows_slow, large_seeds=None):
                              rules=nr, top=top, literals=nl, fit_s=dt))
             print(f"  {name:15s} seed {seed} {m:8s} acc {acc:.4f} f1 {f1:.4f} rules {nr} "
                   f"lits {nl} fit {dt:.2f}s", flush=True)
+        if diagnose and task == "bin" and available("foldrpp"):
+            left, lits = foldrpp_stop(Xtr, ytr, pos, cats)
+            n_pos = int((np.asarray(ytr) == pos).sum())
+            if left:
+                print(f"  {name:15s} seed {seed} foldrpp stopped with {left} of {n_pos} training "
+                      f"positives uncovered, on a rule that covers none of them: {lits}",
+                      flush=True)
+            else:
+                print(f"  {name:15s} seed {seed} foldrpp covered all {n_pos} training positives",
+                      flush=True)
     return rows
 
 
@@ -259,6 +294,9 @@ def main(argv=None):
     ap.add_argument("--ripper-max-rows", type=int, default=40000,
                     help="skip RIPPER above this many training rows")
     ap.add_argument("--csv", default=None, help="write per-seed results to this CSV")
+    ap.add_argument("--diagnose-foldrpp", action="store_true",
+                    help="binary sets: also print how many training positives foldrpp leaves "
+                         "uncovered when it stops, and the rule it stopped on")
     args = ap.parse_args(argv)
 
     if args.datasets is not None or args.multiclass is not None:
@@ -290,7 +328,8 @@ def main(argv=None):
     rows = []
     for task, names in (("bin", binary), ("multi", multi)):
         for name in names:
-            rows += evaluate(task, name, methods, seeds, args.ripper_max_rows, large_seeds)
+            rows += evaluate(task, name, methods, seeds, args.ripper_max_rows, large_seeds,
+                             args.diagnose_foldrpp)
     res = pd.DataFrame(rows)
     if args.csv:
         res.to_csv(args.csv, index=False)

@@ -102,6 +102,38 @@ def test_best_literal_numeric_and_categorical_separately():
     assert s == pytest.approx(float(gini_score(3, 2, 3, 0)))
 
 
+def test_best_literal_never_covers_no_positive():
+    # Regression guard (FOLD-R++ difference): the Gini score of c == 'a', which holds on three
+    # negatives and no positive, is the highest of all literals here -- a pure "covered" part.
+    # FOLD-R++'s reference code accepts such a literal; the rule it ends then covers no
+    # remaining positive and FOLD-R++ stops learning, leaving the remaining positives to the
+    # default class (on the cars data that happens on every seed, with 12-88 of ~965
+    # positives left; see ``benchmarks/foldse.py --diagnose-foldrpp``). Our search only
+    # considers literals that hold on at least one positive.
+    c = np.array(list("cccbbaaacbcbbb"), dtype=object)
+    x = np.array([3, 1, 2, 2, 3, 2, 2, 2, 0, 1, 1, 2, 1, 2], dtype=float)
+    is_pos = np.zeros(14, dtype=bool)
+    is_pos[[10, 13]] = True
+    P, N = int(is_pos.sum()), int((~is_pos).sum())
+    cands = []
+    for v in np.unique(c):
+        cands += [("==", v, c == v), ("!=", v, c != v)]
+    for t in np.unique(x):
+        cands += [("<=", t, x <= t), (">", t, x > t)]
+    scored = []
+    for op, v, m in cands:
+        tp, fp = int((m & is_pos).sum()), int((m & ~is_pos).sum())
+        scored.append((float(gini_score(tp, P - tp, N - fp, fp)), tp, op, v))
+    top = max(scored, key=lambda r: r[0])
+    assert top[1] == 0 and (top[2], top[3]) == ("==", "a")
+    best_covering = max((r for r in scored if r[1] > 0), key=lambda r: r[0])
+    specs, feats = zip(fit_feature(c, "c", 0, True), fit_feature(x, "x", 1, False))
+    pos, neg = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
+    s, lit = best_literal(list(feats), list(specs), pos, neg, np.ones(P), np.ones(N), set())
+    assert (lit.op, lit.value) == best_covering[2:] and s == pytest.approx(best_covering[0])
+    assert lit.evaluate(feats[lit.feature])[pos].any()
+
+
 def test_weighted_counts_equal_repetition():
     X, y = planted(400, 3)
     w = np.random.default_rng(0).integers(0, 3, len(y))

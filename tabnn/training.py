@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,17 +61,14 @@ class TrainingConfig:
     verbose: int = 0
 
 
-def _loss(task, logits, y, w, total_weight=None):
-    """Weighted mean loss; ``total_weight`` (default ``w.sum()``) lets shards of one batch
-    each return their part of the batch mean."""
+def _loss(task, logits, y, w):
     if task == "binary":
         per_row = F.binary_cross_entropy_with_logits(logits.squeeze(-1), y, reduction="none")
     elif task == "multiclass":
         per_row = F.cross_entropy(logits, y, reduction="none")
     else:
         per_row = (logits.squeeze(-1) - y) ** 2
-    total = w.sum() if total_weight is None else total_weight
-    return (per_row * w).sum() / total.clamp_min(torch.finfo(w.dtype).tiny)
+    return (per_row * w).sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny)
 
 
 def _embedding_penalty(network):
@@ -89,71 +84,6 @@ def _batches(n, batch_size, generator=None, device=None):
     )
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
-
-
-#: fewest rows a CPU worker thread gets: below this, splitting a batch costs more than it saves
-MIN_SHARD_ROWS = 256
-
-
-class _Workers:
-    """Threads that each run PyTorch with one intra-op thread, for data parallelism on CPU.
-
-    A batch of a few thousand rows through small per-row matrices (attention over a few dozen
-    fields) keeps two or more cores far busier split by rows, one shard per thread, than with
-    each small operation split across threads (measured: intra-op threads bring ~1.1x on two
-    cores). Results come back in submission order, so reductions over shards are
-    deterministic. ``n == 1`` runs inline.
-    """
-
-    def __init__(self, n):
-        self.n = int(n)
-        self._pool = None
-        if self.n > 1:
-            main_threads = torch.get_num_threads()
-            ready = threading.Barrier(self.n)
-
-            def single_threaded(_):
-                torch.set_num_threads(1)
-                ready.wait()  # every task on its own thread
-
-            self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="tabnn-worker")
-            list(self._pool.map(single_threaded, range(self.n)))
-            # set_num_threads also sets the default of threads started later: restore it
-            torch.set_num_threads(main_threads)
-
-    def map(self, fn, items):
-        if self._pool is None:
-            return [fn(item) for item in items]
-        return list(self._pool.map(fn, items))
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _has_dropout(network):
-    return any(isinstance(m, nn.Dropout) and m.p > 0 for m in network.modules())
-
-
-def cpu_workers(device, n_rows, network=None):
-    """Number of worker threads for ``n_rows`` rows of one step on ``device``.
-
-    One per torch thread on CPU, each with at least :data:`MIN_SHARD_ROWS` rows; 1 on CUDA,
-    and 1 for a training network with dropout (concurrent draws from the global random
-    generator would make the masks depend on thread timing).
-    """
-    if device.type != "cpu":
-        return 1
-    if network is not None and _has_dropout(network):
-        return 1
-    return max(1, min(torch.get_num_threads(), n_rows // MIN_SHARD_ROWS))
 
 
 @functools.lru_cache(maxsize=1)
@@ -187,25 +117,17 @@ def _autocast(device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(enabled))
 
 
+@torch.no_grad()
 def predict_network(network, inputs, batch_size, device=None, mixed_precision=False):
-    """Run ``network`` in evaluation mode over ``inputs`` in batches; returns float64 logits.
-
-    On CPU, batches are spread over worker threads (see :func:`cpu_workers`).
-    """
+    """Run ``network`` in evaluation mode over ``inputs`` in batches; returns float64 logits."""
     network.eval()
     device = device or next(network.parameters()).device
     n = inputs[0].shape[0]
-    starts = range(0, n, batch_size)
-
-    @torch.no_grad()
-    def run(start):
-        batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
-        with _autocast(device, mixed_precision):
-            return network(*batch).double().cpu()
-
-    n_workers = min(cpu_workers(device, n), len(starts))
-    with _Workers(n_workers) as workers:
-        outs = workers.map(run, starts)
+    outs = []
+    with _autocast(device, mixed_precision):
+        for start in range(0, n, batch_size):
+            batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
+            outs.append(network(*batch).double().cpu())
     return torch.cat(outs).numpy()
 
 
@@ -227,40 +149,6 @@ def _evaluate(network, inputs, y, w, config):
         pred = logits.argmax(-1)
         metric = float(((pred == y).double() * w).sum() / w.sum())
     return loss, metric
-
-
-def _train_step(network, params, optimizer, inputs, y, w, idx, config, workers):
-    """One optimizer step on the rows ``idx``; returns the batch loss (without penalty).
-
-    On CPU the batch is split by rows over the worker threads; each shard returns its part
-    of the batch-mean loss and its gradients, summed in shard order (deterministic).
-    """
-    total_weight = w[idx].sum()
-    n_shards = max(1, min(workers.n, len(idx) // MIN_SHARD_ROWS))
-    shards = idx.tensor_split(n_shards) if n_shards > 1 else (idx,)
-
-    def shard_gradients(item):
-        i, rows = item
-        with _autocast(config.device, config.mixed_precision):
-            logits = network(*[t[rows] for t in inputs])
-        wb = w[rows]
-        loss = _loss(config.task, logits.to(wb.dtype), y[rows], wb, total_weight)
-        objective = loss
-        if i == 0 and config.embedding_l2 > 0:
-            objective = loss + config.embedding_l2 * _embedding_penalty(network)
-        return loss.detach(), torch.autograd.grad(objective, params, allow_unused=True)
-
-    if n_shards == 1:
-        results = [shard_gradients((0, idx))]
-    else:
-        results = workers.map(shard_gradients, enumerate(shards))
-    for j, p in enumerate(params):
-        parts = [r[1][j] for r in results if r[1][j] is not None]
-        p.grad = functools.reduce(torch.add, parts) if parts else None
-    if config.grad_clip:
-        nn.utils.clip_grad_norm_(params, config.grad_clip)
-    optimizer.step()
-    return float(functools.reduce(torch.add, [r[0] for r in results]))
 
 
 def train_network(network, inputs, y, w, config, seed, valid=None):
@@ -300,21 +188,31 @@ def train_network(network, inputs, y, w, config, seed, valid=None):
          {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate,
     )
-    params = [p for p in network.parameters() if p.requires_grad]
     n = inputs[0].shape[0]
     history, best_loss, best_state, best_epoch, stale = [], np.inf, None, 0, 0
     fork_devices = [device] if device.type == "cuda" else []
-    n_workers = cpu_workers(device, min(config.batch_size, n), network)
-    with torch.random.fork_rng(devices=fork_devices), _Workers(n_workers) as workers:
+    with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(int(seed))
         for epoch in range(1, config.max_epochs + 1):
             start_time = time.perf_counter()
             network.train()
             total, total_w, n_batches = 0.0, 0.0, -(-n // config.batch_size)
             for b, idx in enumerate(_batches(n, config.batch_size, generator, device)):
-                loss = _train_step(network, params, optimizer, inputs, y, w, idx, config, workers)
-                bw = float(w[idx].sum())
-                total += loss * bw
+                batch = [t[idx] for t in inputs]
+                yb, wb = y[idx], w[idx]
+                with _autocast(device, config.mixed_precision):
+                    logits = network(*batch)
+                loss = _loss(config.task, logits.to(wb.dtype), yb, wb)
+                objective = loss
+                if config.embedding_l2 > 0:
+                    objective = loss + config.embedding_l2 * _embedding_penalty(network)
+                optimizer.zero_grad(set_to_none=True)
+                objective.backward()
+                if config.grad_clip:
+                    nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+                optimizer.step()
+                bw = float(wb.sum())
+                total += float(loss.detach()) * bw
                 total_w += bw
                 if config.verbose >= 2:
                     sys.stdout.write(f"\repoch {epoch} batch {b + 1}/{n_batches}")

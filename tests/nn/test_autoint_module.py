@@ -48,3 +48,14 @@ def test_constructor_errors_name_the_argument():
         InteractingLayer(4, 0, 1)
     with pytest.raises(ValueError, match="cardinalities"):
         FieldEmbedding([0], 0, 4)
+
+
+def test_row_chunks_on_cpu_give_the_whole_batch_result():
+    torch.manual_seed(0)
+    model = AutoInt(6, 8, n_outputs=1, attention_layers=2, attention_heads=2,
+                    attention_head_dim=4, dnn_hidden=(8,)).double()
+    x = torch.randn(300, 6, 8, dtype=torch.float64)
+    whole = model(x)
+    model.chunk_size_per_thread = 8  # 64-row chunks (the floor): 5 chunks
+    assert model._row_chunk() == 64
+    torch.testing.assert_close(model(x), whole)

@@ -47,7 +47,7 @@ class _AutoIntBase(NeuralEstimator):
         batch_size="auto",
         learning_rate=1e-3,
         weight_decay=0.0,
-        embedding_l2=1e-5,
+        embedding_l2=1e-3,
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=2,

@@ -180,6 +180,25 @@ def test_attention_maps_sum_to_one(xor_data):
     np.testing.assert_allclose(maps[0].sum(-1), 1.0, rtol=1e-5)
 
 
+def test_attend_numeric_false_attends_categorical_fields_only(xor_data):
+    X, y, Xt, yt, data = xor_data
+    clf = AutoIntClassifier(**FAST, attend_numeric=False).fit(X, y)
+    n_cat = X.select_dtypes("category").shape[1]
+    assert clf.attention_maps(Xt.iloc[:3])[0].shape == (3, 2, n_cat, n_cat)
+    # the planted interaction is between two categorical fields: still learned
+    auc = roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])
+    assert auc > roc_auc_score(yt, data.oracle_proba[6000:]) - 0.03
+    # no categorical column: nothing to attend, the numeric signal is still learned
+    rng = np.random.default_rng(0)
+    Xn = rng.normal(size=(600, 3))
+    yn = (Xn[:, 0] + 0.1 * rng.normal(size=600) > 0).astype(int)
+    reg = AutoIntClassifier(**FAST, attend_numeric=False).fit(Xn, yn)
+    assert reg.attention_maps(Xn[:2]) == []
+    assert reg.score(Xn, yn) > 0.9
+    with pytest.raises(ValueError, match="attend_numeric"):
+        AutoIntClassifier(attend_numeric="yes").fit(Xn, yn)
+
+
 def test_encoder_in_pipeline_then_model(xor_data):
     # the encoder as an explicit pipeline step: its integer codes are categorical downstream
     X, y = xor_data[0].iloc[:1500], xor_data[1][:1500]

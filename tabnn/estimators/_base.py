@@ -173,7 +173,7 @@ class NeuralEstimator(BaseEstimator):
         self.verbose = verbose
 
     # -- hooks -----------------------------------------------------------------------------
-    def _build_model(self, n_fields, n_outputs):  # pragma: no cover - abstract
+    def _build_model(self, embedding, n_outputs):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _build_embedding(self, encoded):
@@ -286,7 +286,7 @@ class NeuralEstimator(BaseEstimator):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             embedding = self._build_embedding(encoded)
-            model = self._build_model(embedding.n_fields, self._n_outputs)
+            model = self._build_model(embedding, self._n_outputs)
             network = TabularNetwork(embedding, model, self._prior_logits(target, sw))
             network = network.to(device=device, dtype=dtype)
 

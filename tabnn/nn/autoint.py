@@ -116,6 +116,11 @@ class AutoInt(nn.Module):
         Hidden sizes of the parallel DNN of AutoInt+ (empty: plain AutoInt).
     dropout : float, default=0.0
         Dropout in attention and DNN.
+    n_attended : int or None, default=None
+        Attend over the first ``n_attended`` fields only (None: all). The other fields skip
+        the interacting layers: their embeddings go straight to the output layer and the DNN
+        (how deepctr-torch treats numeric columns). Attention cost grows with the square of
+        the number of attended fields.
     """
 
     def __init__(
@@ -130,17 +135,25 @@ class AutoInt(nn.Module):
         layer_norm=False,
         dnn_hidden=(),
         dropout=0.0,
+        n_attended=None,
     ):
         super().__init__()
+        n_attended = n_fields if n_attended is None else int(n_attended)
+        if not 0 <= n_attended <= n_fields:
+            raise ValueError(
+                f"n_attended must be in [0, n_fields={n_fields}], got {n_attended}"
+            )
+        self.n_fields, self.n_attended = n_fields, n_attended
         layers, dim = [], embedding_dim
-        for _ in range(attention_layers):
+        for _ in range(attention_layers if n_attended else 0):
             layer = InteractingLayer(
                 dim, attention_head_dim, attention_heads, use_scale, layer_norm, dropout
             )
             layers.append(layer)
             dim = layer.out_dim
         self.layers = nn.ModuleList(layers)
-        self.head = nn.Linear(n_fields * dim, n_outputs)
+        self.head = nn.Linear(n_attended * dim + (n_fields - n_attended) * embedding_dim,
+                              n_outputs)
         self.dnn = (
             MLP(n_fields * embedding_dim, dnn_hidden, n_outputs, dropout=dropout)
             if dnn_hidden
@@ -164,16 +177,19 @@ class AutoInt(nn.Module):
         return x
 
     def forward(self, emb, return_attention=False):
+        x, maps = emb[:, : self.n_attended], []
         if return_attention:
-            x, maps = emb, []
             for layer in self.layers:
                 x, a = layer(x, return_attention=True)
                 maps.append(a)
         elif emb.is_cuda or emb.shape[0] <= self._row_chunk():
-            x = self._interact(emb)
+            x = self._interact(x)
         else:
-            x = torch.cat([self._interact(part) for part in emb.split(self._row_chunk())])
-        logits = self.head(x.flatten(1))
+            x = torch.cat([self._interact(part) for part in x.split(self._row_chunk())])
+        x = x.flatten(1)
+        if self.n_attended < self.n_fields:
+            x = torch.cat([x, emb[:, self.n_attended :].flatten(1)], dim=1)
+        logits = self.head(x)
         if self.dnn is not None:
             logits = logits + self.dnn(emb.flatten(1))
         if return_attention:

@@ -91,6 +91,11 @@ class FieldEmbedding(nn.Module):
     def n_fields(self):
         return len(self.cardinalities) + self.numeric.n_fields
 
+    @property
+    def n_categorical(self):
+        """Number of categorical fields; they come first in the output."""
+        return len(self.cardinalities)
+
     def reset_parameters(self):
         nn.init.normal_(self.table.weight, std=self.init_std)
         self.numeric.reset_parameters()

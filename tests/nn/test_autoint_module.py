@@ -59,3 +59,24 @@ def test_row_chunks_on_cpu_give_the_whole_batch_result():
     model.chunk_size_per_thread = 8  # 64-row chunks (the floor): 5 chunks
     assert model._row_chunk() == 64
     torch.testing.assert_close(model(x), whole)
+
+
+def test_fields_past_n_attended_skip_attention_and_enter_linearly():
+    torch.manual_seed(0)
+    model = AutoInt(5, 4, n_outputs=1, attention_layers=2, attention_heads=2,
+                    attention_head_dim=3, n_attended=3).double()
+    head = torch.randn(6, 3, 4, dtype=torch.float64)
+    tail_a, tail_b = torch.randn(2, 6, 2, 4, dtype=torch.float64)
+
+    def out(tail):
+        return model(torch.cat([head, tail], dim=1))
+
+    zero = out(torch.zeros_like(tail_a))
+    torch.testing.assert_close(out(tail_a + tail_b) - zero,
+                               (out(tail_a) - zero) + (out(tail_b) - zero))
+    _, maps = model(torch.cat([head, tail_a], dim=1), return_attention=True)
+    assert maps[0].shape == (6, 2, 3, 3)
+    # nothing attended: a linear model on the flat embeddings, no interacting layers
+    assert len(AutoInt(5, 4, 1, n_attended=0).layers) == 0
+    with pytest.raises(ValueError, match="n_attended"):
+        AutoInt(5, 4, 1, n_attended=6)

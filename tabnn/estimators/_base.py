@@ -38,9 +38,11 @@ embedding_dim : int, default=16
     max_epochs : int, default=100
         Maximum number of passes over the training data.
     batch_size : int or "auto", default="auto"
-        Rows per gradient step. ``"auto"``: ``n_samples // 16`` rounded down to a power of two,
-        clipped to [64, 4096].
-    learning_rate : float, default=1e-3
+        Rows per gradient step. ``"auto"``: ``n_samples // 64`` rounded down to a power of two,
+        clipped to [64, 4096] (4096 from 262,144 rows on). Small data needs many steps: on
+        frappe (69k training rows) 1024-row batches reach test AUC 0.954 where 4096-row
+        batches stop at 0.937.
+    learning_rate : float, default=3e-3
         AdamW learning rate. It is multiplied by 0.1 after every epoch in which the
         validation loss does not improve.
     weight_decay : float, default=0.0
@@ -123,7 +125,7 @@ def fill_doc(**fragments):
 
 
 def _auto_batch_size(n):
-    return int(np.clip(2 ** int(np.floor(np.log2(max(n // 16, 1)))), 64, 4096))
+    return int(np.clip(2 ** int(np.floor(np.log2(max(n // 64, 1)))), 64, 4096))
 
 
 class NeuralEstimator(BaseEstimator):
@@ -137,7 +139,7 @@ class NeuralEstimator(BaseEstimator):
         embedding_dim=16,
         max_epochs=100,
         batch_size="auto",
-        learning_rate=1e-3,
+        learning_rate=3e-3,
         weight_decay=0.0,
         embedding_l2=1e-3,
         early_stopping="auto",

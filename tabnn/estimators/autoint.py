@@ -53,7 +53,7 @@ class _AutoIntBase(NeuralEstimator):
         embedding_dim=16,
         max_epochs=100,
         batch_size="auto",
-        learning_rate=1e-3,
+        learning_rate=3e-3,
         weight_decay=0.0,
         embedding_l2=1e-3,
         early_stopping="auto",

@@ -36,6 +36,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from tabnn import AutoIntClassifier
 from tabnn.compare import ctr_benchmark_data, to_lightgbm_frame
+from tabnn.training import resolve_device
 
 
 class PeakRSS:
@@ -65,7 +66,7 @@ class PeakRSS:
         self.growth = self.peak - self.base
 
 
-def deepctr_autoint(train, test, y_train, batch_size, dim, numeric_fields=False):
+def deepctr_autoint(train, test, y_train, batch_size, dim, numeric_fields=False, device="cpu"):
     """Train one epoch of deepctr-torch's AutoInt; returns (train s, predict s, proba).
 
     deepctr-torch feeds numeric columns to its DNN only, so its attention sees the 26
@@ -97,7 +98,7 @@ def deepctr_autoint(train, test, y_train, batch_size, dim, numeric_fields=False)
     else:
         columns += [DenseFeat(c, 1) for c in nums]
     model = AutoInt(columns, columns, att_layer_num=3, att_head_num=2,
-                    dnn_hidden_units=(256, 128), task="binary", device="cpu", seed=0)
+                    dnn_hidden_units=(256, 128), task="binary", device=device, seed=0)
     model.compile("adam", "binary_crossentropy")
     x_train, x_test = to_inputs(train), to_inputs(test)
     start = time.perf_counter()
@@ -128,11 +129,14 @@ def main():
     parser.add_argument("--quick", action="store_true", help="50k training rows")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--device", default="auto", help="torch device for tabnn and deepctr")
     args = parser.parse_args()
     n_train = 50_000 if args.quick else args.rows
     n_test = min(args.test_rows, n_train)
     torch.set_num_threads(args.threads)
     batch, dim = 4096, 16
+    device = resolve_device(args.device)
+    device = "cuda:0" if str(device) == "cuda" else str(device)
 
     data = ctr_benchmark_data(n_train + n_test, random_state=0)
     X, y = data.data, np.asarray(data.target)
@@ -141,7 +145,8 @@ def main():
     print(f"make_ctr: {n_train:,} train / {n_test:,} test rows, {X.shape[1]} fields "
           f"(26 categorical, cardinality up to "
           f"{max(len(X[c].cat.categories) for c in X.columns[:26]):,}), "
-          f"base rate {y_train.mean():.3f}, torch threads {torch.get_num_threads()}\n")
+          f"base rate {y_train.mean():.3f}, torch threads {torch.get_num_threads()}, "
+          f"device {device}\n")
 
     rows, probas = [], {}
     speed_models = {
@@ -152,7 +157,8 @@ def main():
     }
     for name, extra in speed_models.items():
         clf = AutoIntClassifier(embedding_dim=dim, batch_size=batch, max_epochs=1,
-                                early_stopping=False, random_state=0, **extra)
+                                early_stopping=False, random_state=0, device=device,
+                                **extra)
         with PeakRSS() as mem:
             start = time.perf_counter()
             clf.fit(X_train, y_train)
@@ -175,7 +181,8 @@ def main():
         for name, numeric_fields in deepctr_runs.items():
             with PeakRSS() as mem:
                 fit_s, pred_s, probas[name] = deepctr_autoint(
-                    X_train, X_test, y_train, batch, dim, numeric_fields=numeric_fields)
+                    X_train, X_test, y_train, batch, dim, numeric_fields=numeric_fields,
+                    device=device)
             rows.append((name, n_train / fit_s, n_train / fit_s, n_test / pred_s, mem.growth))
     except ImportError:
         print("deepctr-torch not installed: its rows are skipped (pip install deepctr-torch)\n")
@@ -202,7 +209,7 @@ def main():
 
     if args.skip_quality:
         return
-    clf = AutoIntClassifier(random_state=0)
+    clf = AutoIntClassifier(random_state=0, device=device)
     start = time.perf_counter()
     clf.fit(X_train, y_train)
     quality_s = time.perf_counter() - start

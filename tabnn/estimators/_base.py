@@ -344,7 +344,7 @@ class NeuralEstimator(BaseEstimator):
         if next(module.parameters()).device != device:
             module.to(device)
         mixed = self.mixed_precision_ and resolve_mixed_precision("auto", device, torch.float32)
-        return predict_network(module, self._to_tensors(encoded, device), 4096, device, mixed)
+        return predict_network(module, self._to_tensors(encoded, device), None, device, mixed)
 
     # -- persistence -------------------------------------------------------------------------
     def __getstate__(self):

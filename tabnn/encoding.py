@@ -16,6 +16,8 @@ by every model):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,16 +68,51 @@ def stable_hash(values):
     return h
 
 
+def _sort_weighted(x, w):
+    """``x`` sorted and the cumulative weights in that order."""
+    if w.size and (w == w[0]).all():  # equal weights: the order of w does not matter
+        return np.sort(x), np.cumsum(w)
+    order = np.argsort(x, kind="stable")
+    return x[order], np.cumsum(w[order])
+
+
+def _sorted_quantiles(xs, cw, probs):
+    total = cw[-1]
+    idx = np.searchsorted(cw, np.asarray(probs) * total - 1e-12 * total, side="left")
+    return xs[np.clip(idx, 0, len(xs) - 1)]
+
+
 def weighted_quantiles(x, w, probs):
     """Inverted-CDF weighted quantiles of sorted-or-not ``x`` (weights ``w``) at ``probs``.
 
     Consistent with row repetition: weight k gives the same result as k copies.
     """
-    order = np.argsort(x, kind="stable")
-    xs, cw = x[order], np.cumsum(w[order])
-    total = cw[-1]
-    idx = np.searchsorted(cw, np.asarray(probs) * total - 1e-12 * total, side="left")
-    return xs[np.clip(idx, 0, len(xs) - 1)]
+    return _sorted_quantiles(*_sort_weighted(x, w), probs)
+
+
+def _signed_log(x):
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def map_columns(func, items, n_rows):
+    """``[func(*item) for item in items]``, in threads when the table is large.
+
+    Column work here is numpy sorting, searching and gathering, which releases the GIL; on
+    small tables a thread pool would cost more than it saves.
+    """
+    items = list(items)
+    workers = min(len(items), _available_cpus())
+    if workers < 2 or n_rows * len(items) < 500_000:
+        return [func(*item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda item: func(*item), items))
 
 
 @dataclass
@@ -300,10 +337,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         table = validate_X(self, X, reset=True)
         sw = validate_sample_weight(sample_weight, table.n_rows)
         roles = self._roles(table)
-        self.schema_ = [
-            self._fit_categorical(col, j, sw) if is_cat else self._fit_numeric(col, j, sw)
-            for j, (col, is_cat) in enumerate(zip(table.columns, roles))
-        ]
+        self.schema_ = map_columns(
+            lambda j, col, is_cat: (self._fit_categorical(col, j, sw) if is_cat
+                                    else self._fit_numeric(col, j, sw)),
+            [(j, col, is_cat) for j, (col, is_cat) in enumerate(zip(table.columns, roles))],
+            table.n_rows,
+        )
         self._index_cache = {}
         return self
 
@@ -333,15 +372,17 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if xs.size == 0:
             xs, ws = np.zeros(1), np.ones(1)
         method = self.numeric_scaling
+        xs_sorted, cw = _sort_weighted(xs, ws)  # one sort serves every quantile below
         if method == "quantile":
-            probs = np.linspace(0.0, 1.0, min(1001, max(2, np.unique(xs).size)))
-            scaling = {"quantiles": weighted_quantiles(xs, ws, probs), "probs": probs}
+            n_unique = 1 + int(np.count_nonzero(xs_sorted[1:] != xs_sorted[:-1]))
+            probs = np.linspace(0.0, 1.0, min(1001, max(2, n_unique)))
+            scaling = {"quantiles": _sorted_quantiles(xs_sorted, cw, probs), "probs": probs}
         elif method == "robust":
-            t = np.sign(xs) * np.log1p(np.abs(xs))
-            q1, med, q3 = weighted_quantiles(t, ws, [0.25, 0.5, 0.75])
+            # the signed log is increasing: its quantiles are those of x, transformed
+            q1, med, q3 = _signed_log(_sorted_quantiles(xs_sorted, cw, [0.25, 0.5, 0.75]))
             scale = q3 - q1
             if scale <= 0:
-                scale = np.sqrt(np.average((t - med) ** 2, weights=ws)) or 1.0
+                scale = np.sqrt(np.average((_signed_log(xs) - med) ** 2, weights=ws)) or 1.0
             scaling = {"center": float(med), "scale": float(scale)}
         elif method == "standard":
             mean = np.average(xs, weights=ws)
@@ -351,7 +392,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             lo, hi = float(xs.min()), float(xs.max())
             scaling = {"center": lo, "scale": hi - lo if hi > lo else 1.0}
         probs = np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]
-        edges = np.unique(weighted_quantiles(xs, ws, probs))
+        edges = np.unique(_sorted_quantiles(xs_sorted, cw, probs))
         return FieldSpec(
             col.name, "numeric", j, bin_edges=edges, scaling=scaling,
             has_missing=bool((~np.isfinite(x) & (sw > 0)).any()),
@@ -413,11 +454,20 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         method = self.numeric_scaling
         if method == "quantile":
             q, p = s["quantiles"], s["probs"]
-            # average of the two one-sided interpolations keeps ties in the middle
-            u = 0.5 * (np.interp(x, q, p) - np.interp(-x, -q[::-1], -p[::-1]))
+            # interp picks the last of equal knots; a value equal to a run of knots (a
+            # discrete column) gets the middle of the run's probabilities instead
+            u = np.interp(x, q, p)
+            tied = np.flatnonzero(q[1:] == q[:-1])
+            if tied.size:
+                values = np.unique(q[tied])
+                first = np.searchsorted(q, values, side="left")
+                last = np.searchsorted(q, values, side="right") - 1
+                k = np.minimum(np.searchsorted(values, x), len(values) - 1)
+                hit = values[k] == x
+                u[hit] = 0.5 * (p[first] + p[last])[k[hit]]
             return ndtri(np.clip(u, 1e-3, 1 - 1e-3))
         if method == "robust":
-            return (np.sign(x) * np.log1p(np.abs(x)) - s["center"]) / s["scale"]
+            return (_signed_log(x) - s["center"]) / s["scale"]
         if method in ("standard", "minmax"):
             return (x - s["center"]) / s["scale"]
         return x
@@ -443,14 +493,18 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         cat = [s for s in self.schema_ if s.role == "categorical"]
         num = [s for s in self.schema_ if s.role == "numeric"]
         codes = np.empty((n, len(cat)), dtype=np.int64)
-        for k, spec in enumerate(cat):
-            codes[:, k] = self._encode_categorical(spec, table[spec.index])
         raw = np.empty((n, len(num)), dtype=np.float64)
         scaled = np.empty((n, len(num)), dtype=np.float32)
-        for k, spec in enumerate(num):
-            x = self._as_float(table[spec.index])
-            raw[:, k] = x
-            scaled[:, k] = np.nan_to_num(self._scale(spec, x), nan=0.0)
+
+        def encode_column(k, spec):
+            if spec.role == "categorical":
+                codes[:, k] = self._encode_categorical(spec, table[spec.index])
+            else:
+                x = self._as_float(table[spec.index])
+                raw[:, k] = x
+                scaled[:, k] = np.nan_to_num(self._scale(spec, x), nan=0.0)
+
+        map_columns(encode_column, [*enumerate(cat), *enumerate(num)], n)
         return EncodedTable(codes, scaled, np.isnan(raw), raw, cat, num)
 
     def encode_binned(self, X):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from scipy.special import ndtri
 from sklearn.utils.estimator_checks import (
     check_get_feature_names_out_error,
     check_global_output_transform_pandas,
@@ -17,7 +18,7 @@ from sklearn.utils.estimator_checks import (
     check_transformer_get_feature_names_out_pandas,
 )
 
-from tabnn import TabularEncoder
+from tabnn import TabularEncoder, encoding
 from tabnn.encoding import MISSING, UNKNOWN, stable_hash
 
 
@@ -202,3 +203,39 @@ def test_dtype_matrix_pandas_nullable_arrow_and_polars():
     assert enc_pl.encode(new).codes[:, 0].tolist() == [UNKNOWN, MISSING]
     with pytest.raises(TypeError, match="temporal"):
         TabularEncoder().fit(pd.DataFrame({"d": pd.to_datetime(["2020-01-01"] * 3)}))
+
+
+def test_quantile_scaling_maps_tied_values_to_the_middle_of_their_run():
+    # 70% zeros: the zero value covers a run of quantile knots; it must land in the middle of
+    # that run (probability 0.35 -> z = ndtri(0.35)), not at either end
+    x = np.r_[np.zeros(700), np.arange(1, 301, dtype=float)]
+    enc = TabularEncoder().fit(pd.DataFrame({"x": x}))
+    z = enc.encode(pd.DataFrame({"x": [0.0, 150.5, -5.0, 1e9, np.nan]})).numeric[:, 0]
+    assert z[0] == pytest.approx(ndtri(0.35), abs=0.01)
+    assert z[1] == pytest.approx(ndtri(0.85), abs=0.01)  # between knots: interpolated
+    assert z[2] == pytest.approx(ndtri(1e-3)) and z[3] == pytest.approx(ndtri(1 - 1e-3))
+    assert z[4] == 0.0  # missing
+
+
+def test_threaded_column_encoding_matches_one_thread(monkeypatch):
+    # large enough for the thread pool; the result must not depend on it
+    rng = np.random.default_rng(0)
+    n = 60_000
+    X = pd.DataFrame({f"n{j}": rng.lognormal(size=n).round(j % 3) for j in range(6)})
+    for j in range(6):
+        X[f"c{j}"] = pd.Categorical(rng.integers(0, 10 ** (j % 4 + 1), n).astype(str))
+    X.loc[::7, "n0"] = np.nan
+    w = rng.integers(0, 3, n).astype(float)
+    results = []
+    for cpus in (1, 4):
+        monkeypatch.setattr(encoding, "_available_cpus", lambda c=cpus: c)
+        enc = TabularEncoder().fit(X, sample_weight=w)
+        out = enc.encode(X)
+        results.append((out.codes, out.numeric, out.numeric_missing,
+                        [s.bin_edges for s in enc.schema_ if s.role == "numeric"]))
+    (c1, v1, m1, e1), (c4, v4, m4, e4) = results
+    np.testing.assert_array_equal(c1, c4)
+    np.testing.assert_array_equal(v1, v4)
+    np.testing.assert_array_equal(m1, m4)
+    for a, b in zip(e1, e4):
+        np.testing.assert_array_equal(a, b)

@@ -39,9 +39,10 @@ embedding_dim : int, default=16
         Maximum number of passes over the training data.
     batch_size : int or "auto", default="auto"
         Rows per gradient step. ``"auto"``: ``n_samples // 64`` rounded down to a power of two,
-        clipped to [64, 4096] (4096 from 262,144 rows on). Small data needs many steps: on
-        frappe (69k training rows) 1024-row batches reach test AUC 0.954 where 4096-row
-        batches stop at 0.937.
+        clipped to [64, 4096] on the CPU (4096 from 262,144 rows on) and to [64, 16384] on a
+        GPU (16384 from 1,048,576 rows on), so an epoch has at least 64 steps. Small data
+        needs many steps: on frappe (69k training rows) 1024-row batches reach test AUC 0.954
+        where 4096-row batches stop at 0.937.
     learning_rate : float, default=3e-3
         AdamW learning rate. It is multiplied by 0.1 after every epoch in which the
         validation loss does not improve.
@@ -125,8 +126,11 @@ def fill_doc(**fragments):
     return decorate
 
 
-def _auto_batch_size(n):
-    return int(np.clip(2 ** int(np.floor(np.log2(max(n // 64, 1)))), 64, 4096))
+def _auto_batch_size(n, device):
+    # at most 4096 on the CPU (larger batches give no more rows/s there); a GPU is launch-bound
+    # at 4096 and 16384 trains 3x faster per epoch at a loss of 0.001 AUC (1M-row CTR table)
+    cap = 16384 if device.type == "cuda" else 4096
+    return int(np.clip(2 ** int(np.floor(np.log2(max(n // 64, 1)))), 64, cap))
 
 
 class NeuralEstimator(BaseEstimator):
@@ -298,7 +302,7 @@ class NeuralEstimator(BaseEstimator):
         y_t = y_t if self._task == "multiclass" else y_t.to(dtype)
         w_t = torch.as_tensor(sw, device=device, dtype=dtype)
         n_train = len(train_rows)
-        batch_size = (_auto_batch_size(n_train) if self.batch_size == "auto"
+        batch_size = (_auto_batch_size(n_train, device) if self.batch_size == "auto"
                       else int(self.batch_size))
         config = TrainingConfig(
             task=self._task,

@@ -45,3 +45,17 @@ def test_embedding_l2_shrinks_the_table_and_training_is_reproducible():
     assert norms[1] < 0.5 * norms[0]
     for key in states[1]:
         torch.testing.assert_close(states[1][key], states[2][key], rtol=0, atol=0)
+
+
+def test_auto_batch_size_gives_at_least_64_steps_and_a_larger_cap_on_gpus():
+    from tabnn.estimators._base import _auto_batch_size
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert _auto_batch_size(100, cpu) == 64
+    assert _auto_batch_size(69_000, cpu) == 1024
+    assert _auto_batch_size(69_000, gpu) == 1024
+    assert _auto_batch_size(300_000, cpu) == 4096 and _auto_batch_size(300_000, gpu) == 4096
+    assert _auto_batch_size(2_000_000, cpu) == 4096
+    assert _auto_batch_size(2_000_000, gpu) == 16384
+    for n in (4_096, 50_000, 1_000_000, 5_000_000):
+        assert n // _auto_batch_size(n, gpu) >= 64

@@ -1,7 +1,16 @@
+import pytest
 import torch
+from torch import nn
 
 from tabnn.nn import AutoInt, FieldEmbedding, TabularNetwork
-from tabnn.training import TrainingConfig, _add_embedding_l2_gradient, train_network
+from tabnn.training import (
+    TrainingConfig,
+    _add_embedding_l2_gradient,
+    _scale_learning_rate,
+    train_network,
+)
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 def _network(seed=0):
@@ -59,3 +68,71 @@ def test_auto_batch_size_gives_at_least_64_steps_and_a_larger_cap_on_gpus():
     assert _auto_batch_size(2_000_000, gpu) == 16384
     for n in (4_096, 50_000, 1_000_000, 5_000_000):
         assert n // _auto_batch_size(n, gpu) >= 64
+
+
+def test_learning_rate_decay_works_in_place_on_a_tensor_rate():
+    # a replayed CUDA graph reads the learning rate from its tensor: decay must not rebind it
+    p, q = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2))
+    lr = torch.tensor(0.5)
+    opt = torch.optim.AdamW([{"params": [p]}, {"params": [q]}], lr=lr)  # one shared tensor
+    _scale_learning_rate(opt, 0.1)
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05)
+    opt = torch.optim.AdamW([{"params": [p], "lr": torch.tensor(0.5)},
+                             {"params": [q], "lr": torch.tensor(0.5)}])
+    _scale_learning_rate(opt, 0.1)
+    assert [float(g["lr"]) for g in opt.param_groups] == pytest.approx([0.05, 0.05])
+    opt = torch.optim.AdamW([p], lr=0.5)
+    _scale_learning_rate(opt, 0.1)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def _cuda_run(network, cuda_graphs, n=16 * 9 + 5, epochs=4, valid=False, tol=1e-4):
+    inputs, y, w = (tuple(t.cuda() for t in part) if isinstance(part, tuple) else part.cuda()
+                    for part in _data(n))
+    config = TrainingConfig(task="binary", max_epochs=epochs, batch_size=16,
+                            learning_rate=1e-2, weight_decay=1e-4, embedding_l2=1e-3,
+                            device=torch.device("cuda"), mixed_precision=False,
+                            cuda_graphs=cuda_graphs, n_iter_no_change=10, tol=tol)
+    network = network.cuda()
+    history, _ = train_network(network, inputs, y, w, config, seed=5,
+                               valid=(inputs, y, w) if valid else None)
+    return history, network
+
+
+@cuda
+def test_cuda_graph_training_matches_eager_training():
+    # 9 full batches (3 warm-up, 1 capture, replays) and a partial one per epoch
+    # tol=10: no epoch counts as an improvement, so the learning rate decays after each one
+    h_graph, net_graph = _cuda_run(_network(), cuda_graphs=True, valid=True, tol=10.0)
+    h_eager, net_eager = _cuda_run(_network(), cuda_graphs=False, valid=True, tol=10.0)
+    assert [r["learning_rate"] for r in h_eager] == pytest.approx([1e-2, 1e-2, 1e-3, 1e-4])
+    for a, b in zip(h_graph, h_eager):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["valid_loss"] == pytest.approx(b["valid_loss"], rel=1e-4)
+        assert a["learning_rate"] == pytest.approx(b["learning_rate"])
+    for pa, pb in zip(net_graph.parameters(), net_eager.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-5)
+
+
+class _HostSync(nn.Module):
+    """A network whose forward reads a value back to the host: it cannot be captured."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = _network()
+
+    def embedding_tables(self):
+        return self.inner.embedding_tables()
+
+    def forward(self, *inputs):
+        out = self.inner(*inputs)
+        return out * 1.0 if float(out.detach().abs().max()) >= 0 else out
+
+
+@cuda
+def test_cuda_graph_capture_failure_falls_back_to_eager_training():
+    with pytest.warns(RuntimeWarning, match="CUDA graph capture"):
+        h_graph, net_graph = _cuda_run(_HostSync(), cuda_graphs=True)
+    h_eager, _ = _cuda_run(_HostSync(), cuda_graphs=False)
+    assert [r["train_loss"] for r in h_graph] == pytest.approx(
+        [r["train_loss"] for r in h_eager], rel=1e-4)

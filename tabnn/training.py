@@ -3,8 +3,8 @@
 Batches are drawn by index from tensors that already live on the device: no DataLoader, no
 per-row Python. The engine owns the loss, the optimizer (AdamW), gradient clipping, learning-rate
 decay on plateaus, early stopping with best-weights restore, bfloat16 mixed precision (on CUDA
-and on CPUs with native bfloat16), seeding,
-progress output and the per-epoch history.
+and on CPUs with native bfloat16), the training step replayed from a CUDA graph on GPUs,
+seeding, progress output and the per-epoch history.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class TrainingConfig:
     device: torch.device = torch.device("cpu")
     mixed_precision: bool = False
     verbose: int = 0
+    #: on CUDA, capture the full-size training step once and replay it (see ``_Stepper``)
     cuda_graphs: bool = True
 
 

@@ -12,7 +12,9 @@ one process with 2 threads, one after the other:
   with those sizes -- as it comes (attention over the 26 categorical fields, numeric columns
   into the DNN only) and with the numeric columns binned into fields, so that its attention
   sees the same 39 fields as tabnn's; LightGBM's fit time on the same rows. The speed ratios
-  are printed for each pair of runs that train the same model;
+  are printed for each pair of runs that train the same model. deepctr-torch runs under the
+  glibc heap settings tabnn's engine trains under (``tabnn.training.heap_reuse``), so the
+  ratio compares the libraries, not the allocator;
 * quality: tabnn's AutoInt with default parameters (early stopping on a validation split) next
   to LightGBM's defaults and the base rate, test AUC and logloss.
 
@@ -36,7 +38,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from tabnn import AutoIntClassifier
 from tabnn.compare import ctr_benchmark_data, to_lightgbm_frame
-from tabnn.training import resolve_device
+from tabnn.training import heap_reuse, resolve_device
 
 
 class PeakRSS:
@@ -179,7 +181,9 @@ def main():
     }
     try:
         for name, numeric_fields in deepctr_runs.items():
-            with PeakRSS() as mem:
+            # the same glibc heap settings tabnn's engine trains under, so that the ratio
+            # compares the two libraries' own work
+            with PeakRSS() as mem, heap_reuse(device):
                 fit_s, pred_s, probas[name] = deepctr_autoint(
                     X_train, X_test, y_train, batch, dim, numeric_fields=numeric_fields,
                     device=device)

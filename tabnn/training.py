@@ -9,9 +9,12 @@ seeding, progress output and the per-epoch history.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
 import functools
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from torch.nn import functional as F
 __all__ = [
     "TASKS",
     "TrainingConfig",
+    "heap_reuse",
     "predict_network",
     "resolve_device",
     "resolve_mixed_precision",
@@ -102,6 +106,57 @@ def _batches(n, batch_size, generator=None, device=None):
 
 
 @functools.lru_cache(maxsize=1)
+def _glibc():
+    """The C library when it is glibc (for ``mallopt``), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 -- raises AttributeError on other C libraries
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's upper limit on 64-bit systems
+_heap_reuse_depth = 0
+_heap_reuse_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def heap_reuse(device):
+    """Keep freed memory in the heap while a CPU network trains or predicts.
+
+    A CPU step allocates tens of MiB of temporaries and frees them. glibc serves blocks above
+    its mmap threshold with fresh ``mmap``\ s and trims freed memory at the top of the heap, so
+    every step paid a page fault per 4 KiB of them: a 10 MiB copy took 8 ms instead of 1.
+    Inside this block blocks up to 32 MiB come from the heap and freed memory stays there
+    (1.5x training rows/s on the first epoch of the CTR benchmark, 1.1x later); on exit the
+    heap is trimmed, and the thresholds are left where glibc's own adaptive rule takes them
+    at most (32 MiB, trim at 64 MiB). Nothing happens on GPUs or outside glibc.
+    """
+    global _heap_reuse_depth
+    libc = _glibc() if torch.device(device).type == "cpu" else None
+    if libc is None:
+        yield
+        return
+    with _heap_reuse_lock:
+        if _heap_reuse_depth == 0:
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2**30)
+        _heap_reuse_depth += 1
+    try:
+        yield
+    finally:
+        with _heap_reuse_lock:
+            _heap_reuse_depth -= 1
+            if _heap_reuse_depth == 0:  # the outermost block (validation predicts inside fit)
+                libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
+                libc.malloc_trim(0)
+
+
+@functools.lru_cache(maxsize=1)
 def _cpu_has_bf16():
     """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
     try:
@@ -149,7 +204,7 @@ def predict_network(network, inputs, batch_size=None, device=None, mixed_precisi
     batch_size = batch_size or predict_batch_size(device)
     n = inputs[0].shape[0]
     outs = []
-    with _autocast(device, mixed_precision):
+    with _autocast(device, mixed_precision), heap_reuse(device):
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
             outs.append(network(*batch).double())
@@ -227,7 +282,7 @@ def train_network(network, inputs, y, w, config, seed, valid=None):
     n = inputs[0].shape[0]
     history, best_loss, best_state, best_epoch, stale = [], np.inf, None, 0, 0
     fork_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    with torch.random.fork_rng(devices=fork_devices), heap_reuse(device):
         torch.manual_seed(int(seed))
         for epoch in range(1, config.max_epochs + 1):
             start_time = time.perf_counter()

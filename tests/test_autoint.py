@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -208,3 +209,20 @@ def test_encoder_in_pipeline_then_model(xor_data):
                                                 random_state=0))
     pipe.fit(X, y)
     assert pipe.predict(X).shape == (len(y),)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fitted_on_cuda_predicts_after_unpickling_on_a_cpu_only_machine(xor_data, monkeypatch):
+    X, y, Xt, yt, _ = xor_data
+    clf = AutoIntClassifier(**FAST, device="cuda").fit(X, y)
+    assert clf.device_.startswith("cuda") and clf.mixed_precision_
+    on_gpu = clf.predict_proba(Xt)
+    blob = pickle.dumps(clf)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine
+    loaded = pickle.loads(blob)
+    assert all(p.device.type == "cpu" for p in loaded.module_.parameters())
+    on_cpu = loaded.predict_proba(Xt)
+    # bfloat16 products on the GPU, float32 (or the CPU's own bfloat16) here
+    np.testing.assert_allclose(on_cpu, on_gpu, atol=0.02)
+    assert roc_auc_score(yt, on_cpu[:, 1]) == pytest.approx(
+        roc_auc_score(yt, on_gpu[:, 1]), abs=0.005)

@@ -130,11 +130,11 @@ def heap_reuse(device):
 
     A CPU step allocates tens of MiB of temporaries and frees them. glibc serves blocks above
     its mmap threshold with fresh ``mmap``\ s and trims freed memory at the top of the heap, so
-    every step paid a page fault per 4 KiB of them: a 10 MiB copy took 8 ms instead of 1.
-    Inside this block blocks up to 32 MiB come from the heap and freed memory stays there
-    (1.5x training rows/s on the first epoch of the CTR benchmark, 1.1x later); on exit the
-    heap is trimmed, and the thresholds are left where glibc's own adaptive rule takes them
-    at most (32 MiB, trim at 64 MiB). Nothing happens on GPUs or outside glibc.
+    every step paid page faults on them. Inside this block, blocks up to 32 MiB come from the
+    heap and freed memory stays there (26-field AutoInt, batch 4096, 2 cores: page faults per
+    step 8.9k -> 4.5k, median training rows/s +12% over 8 alternating runs); on exit the heap
+    is trimmed, and the thresholds are left where glibc's own adaptive rule takes them at
+    most (32 MiB, trim at 64 MiB). Nothing happens on GPUs or outside glibc.
     """
     global _heap_reuse_depth
     libc = _glibc() if torch.device(device).type == "cpu" else None

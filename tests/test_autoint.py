@@ -226,3 +226,20 @@ def test_fitted_on_cuda_predicts_after_unpickling_on_a_cpu_only_machine(xor_data
     np.testing.assert_allclose(on_cpu, on_gpu, atol=0.02)
     assert roc_auc_score(yt, on_cpu[:, 1]) == pytest.approx(
         roc_auc_score(yt, on_gpu[:, 1]), abs=0.005)
+
+
+def test_dropout_learns_and_is_reproducible_with_a_seed(xor_data):
+    # on CUDA this runs through the replayed CUDA-graph step, whose dropout masks must still
+    # change from step to step
+    X, y, Xt, yt, data = xor_data
+    a = AutoIntClassifier(**FAST, dropout=0.2).fit(X, y)
+    b = AutoIntClassifier(**FAST, dropout=0.2).fit(X, y)
+    pa, pb = a.predict_proba(Xt)[:, 1], b.predict_proba(Xt)[:, 1]
+    if a.device_ == "cpu":
+        np.testing.assert_array_equal(pa, pb)
+    else:  # atomic additions on GPUs: close, not bit-identical
+        np.testing.assert_allclose(pa, pb, atol=0.05)
+    oracle = roc_auc_score(yt, data.oracle_proba[6000:])
+    assert roc_auc_score(yt, pa) > oracle - 0.03
+    no_dropout = AutoIntClassifier(**FAST).fit(X, y).predict_proba(Xt)[:, 1]
+    assert np.abs(pa - no_dropout).max() > 1e-3  # the parameter reaches the network

@@ -157,7 +157,7 @@ def test_heap_reuse_tunes_glibc_once_for_nested_blocks_and_trims_on_exit(monkeyp
     with training.heap_reuse("cpu"):
         assert [c[1] for c in fake.calls] == [training._M_MMAP_THRESHOLD,
                                               training._M_TRIM_THRESHOLD]
-        with training.heap_reuse("cpu"):  # validation predicts inside training
+        with training.heap_reuse("cpu"):  # another fit, in another thread
             pass
         assert len(fake.calls) == 2  # the inner block neither re-tunes nor trims
     assert fake.calls[2:] == [("mallopt", training._M_TRIM_THRESHOLD,

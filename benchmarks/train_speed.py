@@ -14,7 +14,7 @@ one process with 2 threads, one after the other:
   sees the same 39 fields as tabnn's; LightGBM's fit time on the same rows. The speed ratios
   are printed for each pair of runs that train the same model. deepctr-torch runs twice: as
   a user runs it (first in the process, glibc's own heap settings) and under the heap settings
-  tabnn's engine trains under (``tabnn.training.heap_reuse``), which compares the libraries'
+  tabnn's engine trains under (``tabnn._heap.heap_reuse``), which compares the libraries'
   own work;
 * quality: tabnn's AutoInt with default parameters (early stopping on a validation split) next
   to LightGBM's defaults and the base rate, test AUC and logloss.
@@ -40,7 +40,8 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from tabnn import AutoIntClassifier
 from tabnn.compare import ctr_benchmark_data, to_lightgbm_frame
-from tabnn.training import heap_reuse, resolve_device
+from tabnn._heap import heap_reuse
+from tabnn.training import resolve_device
 
 
 class PeakRSS:
@@ -171,7 +172,7 @@ def main():
     def run_deepctr(suffix, heap):
         # deepctr-torch twice: first as a user runs it, before tabnn has trained in this
         # process (glibc's own adaptive heap settings), then under the heap settings tabnn's
-        # engine trains under (tabnn.training.heap_reuse), where the ratio compares the two
+        # engine trains under (tabnn._heap.heap_reuse), where the ratio compares the two
         # libraries' own work
         try:
             for name, numeric_fields in deepctr_runs.items():

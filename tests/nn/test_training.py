@@ -150,33 +150,32 @@ class _FakeLibc:
 
 
 def test_heap_reuse_tunes_glibc_once_for_nested_blocks_and_trims_on_exit(monkeypatch):
-    from tabnn import training
+    from tabnn import _heap
 
     fake = _FakeLibc()
-    monkeypatch.setattr(training, "_glibc", lambda: fake)
-    with training.heap_reuse("cpu"):
-        assert [c[1] for c in fake.calls] == [training._M_MMAP_THRESHOLD,
-                                              training._M_TRIM_THRESHOLD]
-        with training.heap_reuse("cpu"):  # another fit, in another thread
+    monkeypatch.setattr(_heap, "_glibc", lambda: fake)
+    with _heap.heap_reuse("cpu"):
+        assert [c[1] for c in fake.calls] == [_heap._M_MMAP_THRESHOLD, _heap._M_TRIM_THRESHOLD]
+        with _heap.heap_reuse("cpu"):  # another fit, in another thread
             pass
         assert len(fake.calls) == 2  # the inner block neither re-tunes nor trims
-    assert fake.calls[2:] == [("mallopt", training._M_TRIM_THRESHOLD,
-                               2 * training._MMAP_THRESHOLD_MAX), ("malloc_trim", 0)]
+    assert fake.calls[2:] == [("mallopt", _heap._M_TRIM_THRESHOLD,
+                               2 * _heap._MMAP_THRESHOLD_MAX), ("malloc_trim", 0)]
     fake.calls.clear()
-    with training.heap_reuse("cuda"):  # GPU memory is not malloc's
+    with _heap.heap_reuse("cuda"):  # GPU memory is not malloc's
         pass
     assert fake.calls == []
 
 
 def test_training_leaves_the_heap_settings_once_done(monkeypatch):
-    from tabnn import training
+    from tabnn import _heap
 
     fake = _FakeLibc()
-    monkeypatch.setattr(training, "_glibc", lambda: fake)
+    monkeypatch.setattr(_heap, "_glibc", lambda: fake)
     inputs, y, w = _data()
     config = TrainingConfig(task="binary", max_epochs=2, batch_size=16, learning_rate=1e-2,
                             weight_decay=0.0)
     train_network(_network(), inputs, y, w, config, seed=0, valid=(inputs, y, w))
     assert fake.calls[-1] == ("malloc_trim", 0)
     assert sum(c[0] == "malloc_trim" for c in fake.calls) == 1
-    assert training._heap_reuse_depth == 0
+    assert _heap._heap_reuse_depth == 0

@@ -9,6 +9,7 @@ seeding, progress output and the per-epoch history.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import sys
@@ -229,7 +230,9 @@ def train_network(network, inputs, y, w, config, seed, valid=None):
     n = inputs[0].shape[0]
     history, best_loss, best_state, best_epoch, stale = [], np.inf, None, 0, 0
     fork_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices), heap_reuse(device):
+    # the training device made current: streams and graph capture act on the current GPU
+    on_device = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+    with torch.random.fork_rng(devices=fork_devices), heap_reuse(device), on_device:
         torch.manual_seed(int(seed))
         for epoch in range(1, config.max_epochs + 1):
             start_time = time.perf_counter()

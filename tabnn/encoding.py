@@ -77,17 +77,11 @@ def _sort_weighted(x, w):
 
 
 def _sorted_quantiles(xs, cw, probs):
+    """Inverted-CDF weighted quantiles at ``probs`` of sorted ``xs`` with cumulative weights
+    ``cw``; consistent with row repetition (weight k gives the same as k copies)."""
     total = cw[-1]
     idx = np.searchsorted(cw, np.asarray(probs) * total - 1e-12 * total, side="left")
     return xs[np.clip(idx, 0, len(xs) - 1)]
-
-
-def weighted_quantiles(x, w, probs):
-    """Inverted-CDF weighted quantiles of sorted-or-not ``x`` (weights ``w``) at ``probs``.
-
-    Consistent with row repetition: weight k gives the same result as k copies.
-    """
-    return _sorted_quantiles(*_sort_weighted(x, w), probs)
 
 
 def _signed_log(x):

@@ -178,7 +178,10 @@ class AutoInt(nn.Module):
         return x
 
     def forward(self, emb, return_attention=False):
-        x, maps = emb[:, : self.n_attended], []
+        # split rather than slice: a slice's backward zero-fills a tensor of emb's full size
+        n_rest = self.n_fields - self.n_attended
+        x, rest = emb.split([self.n_attended, n_rest], dim=1) if n_rest else (emb, None)
+        maps = []
         if return_attention:
             for layer in self.layers:
                 x, a = layer(x, return_attention=True)
@@ -190,8 +193,8 @@ class AutoInt(nn.Module):
             else:
                 x = torch.cat([self._interact(part) for part in x.split(chunk)])
         x = x.flatten(1)
-        if self.n_attended < self.n_fields:
-            x = torch.cat([x, emb[:, self.n_attended :].flatten(1)], dim=1)
+        if rest is not None:
+            x = torch.cat([x, rest.flatten(1)], dim=1)
         logits = self.head(x)
         if self.dnn is not None:
             logits = logits + self.dnn(emb.flatten(1))

@@ -22,6 +22,7 @@ __all__ = [
     "ColumnTable",
     "validate_X",
     "as_column_table",
+    "encode_known_labels",
     "validate_classification_target",
     "validate_regression_target",
     "validate_sample_weight",
@@ -346,6 +347,21 @@ def validate_classification_target(y, n_samples):
             f"({classes[0]!r}); a classifier needs at least 2 classes."
         )
     return classes, codes.astype(np.int64)
+
+
+def encode_known_labels(y, classes, n_samples, input_name="y_val"):
+    """Codes of ``y`` in ``classes`` (a fitted ``classes_``); labels outside it are an error."""
+    y = _target_array(y, n_samples)
+    if y.dtype.kind in "fc":
+        check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name=input_name)
+    codes = pd.Categorical(y, categories=classes).codes.astype(np.int64)
+    unknown = codes < 0
+    if unknown.any():
+        raise ValueError(
+            f"{input_name} has labels that are not in the training target: "
+            f"{sorted({str(v) for v in y[unknown]})[:10]}"
+        )
+    return codes.astype(np.int64)
 
 
 def validate_regression_target(y, n_samples):

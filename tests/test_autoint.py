@@ -243,3 +243,53 @@ def test_dropout_learns_and_is_reproducible_with_a_seed(xor_data):
     assert roc_auc_score(yt, pa) > oracle - 0.03
     no_dropout = AutoIntClassifier(**FAST).fit(X, y).predict_proba(Xt)[:, 1]
     assert np.abs(pa - no_dropout).max() > 1e-3  # the parameter reaches the network
+
+
+def test_given_validation_set_drives_early_stopping(xor_data):
+    from sklearn.metrics import log_loss
+
+    X, y, Xt, yt, _ = xor_data
+    params = {**FAST, "max_epochs": 8, "dtype": "float64"}
+    clf = AutoIntClassifier(**params).fit(X, y, X_val=Xt, y_val=yt)
+    # the restored weights are the best epoch's, whose validation loss was computed on X_val
+    best = clf.history_[clf.best_iteration_ - 1]
+    assert best["valid_loss"] == pytest.approx(log_loss(yt, clf.predict_proba(Xt)), rel=1e-6)
+    assert best["valid_metric"] == pytest.approx(
+        roc_auc_score(yt, clf.predict_proba(Xt)[:, 1]), rel=1e-6)
+    # no rows were held out of X: the encoder saw all of them
+    full = TabularEncoder(min_frequency=clf.min_frequency).fit(X)
+    np.testing.assert_array_equal(full.transform(X), clf.encoder_.transform(X))
+    held_out = AutoIntClassifier(**{**params, "max_epochs": 1}).fit(X, y)
+    assert not np.array_equal(full.transform(X), held_out.encoder_.transform(X))
+    # validation weights count: zero weight on half the rows equals dropping them
+    w = (np.arange(len(yt)) % 2).astype(float)
+    a = AutoIntClassifier(**params).fit(X, y, X_val=Xt, y_val=yt, sample_weight_val=w)
+    b = AutoIntClassifier(**params).fit(X, y, X_val=Xt[w == 1], y_val=yt[w == 1])
+    assert [h["valid_loss"] for h in a.history_] == pytest.approx(
+        [h["valid_loss"] for h in b.history_], rel=1e-9)
+
+
+def test_given_validation_set_regressor_and_errors(xor_data):
+    X, y, Xt, yt, _ = xor_data
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=len(X)) * 5 + 50
+    target_val = rng.normal(size=len(Xt)) * 5 + 50
+    reg = AutoIntRegressor(**{**FAST, "max_epochs": 2, "dtype": "float64"}).fit(
+        X, target, X_val=Xt, y_val=target_val)
+    mse = np.mean((reg.predict(Xt) - target_val) ** 2) / reg.target_scale_ ** 2
+    assert reg.history_[reg.best_iteration_ - 1]["valid_loss"] == pytest.approx(mse, rel=1e-6)
+
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 1})
+    with pytest.raises(ValueError, match="y_val was not provided"):
+        clf.fit(X, y, X_val=Xt)
+    with pytest.raises(ValueError, match="X_val was not provided"):
+        clf.fit(X, y, y_val=yt)
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        clf.set_params(early_stopping=False).fit(X, y, X_val=Xt, y_val=yt)
+    clf.set_params(early_stopping="auto")
+    with pytest.raises(ValueError, match=r"y_val has labels that are not in the training.*'7'"):
+        clf.fit(X, y, X_val=Xt, y_val=np.where(np.arange(len(yt)) == 3, 7, yt))
+    with pytest.raises(ValueError, match="missing: \\['C1'\\]"):
+        clf.fit(X, y, X_val=Xt.drop(columns="C1"), y_val=yt)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y, X_val=Xt, y_val=yt[:-1])

@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
+    encode_known_labels,
     validate_classification_target,
     validate_regression_target,
     validate_sample_weight,
@@ -57,7 +58,8 @@ embedding_dim : int, default=16
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
         improved for ``n_iter_no_change`` epochs and restore the best weights. ``"auto"``:
-        on when there are at least 1000 rows.
+        on when there are at least 1000 rows, or when ``fit`` is given ``X_val`` / ``y_val``
+        (which are then validated on instead of a held-out part of ``X``).
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping (stratified for classifiers).
     n_iter_no_change : int, default=2
@@ -232,6 +234,25 @@ class NeuralEstimator(BaseEstimator):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
 
     # -- fit -------------------------------------------------------------------------------
+    def _validation_data(self, X_val, y_val, sample_weight_val):
+        """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is provided, but X_val and y_val are not.")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if self.early_stopping is False:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping=False; they are only "
+                "used for early stopping: set early_stopping to 'auto' or True."
+            )
+        table = validate_X(self, X_val, reset=False)
+        sw = validate_sample_weight(sample_weight_val, table.n_rows)
+        return table, self._encode_validation_target(y_val, table.n_rows), sw
+
     def _to_tensors(self, encoded, device):
         dtype = getattr(torch, self.dtype)
         return (
@@ -240,7 +261,7 @@ class NeuralEstimator(BaseEstimator):
             torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
         )
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the encoder and train the network.
 
         Parameters
@@ -251,6 +272,15 @@ class NeuralEstimator(BaseEstimator):
             Target.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights, used by the encoder's statistics and the loss.
+        X_val : array-like, pandas or polars DataFrame of shape (n_val, n_features), default=None
+            Validation rows for early stopping, used instead of holding out
+            ``validation_fraction`` of ``X`` (every row of ``X`` then trains). Same columns
+            as ``X``; the encoder is fitted on ``X`` only. Passing it turns early stopping on
+            under ``early_stopping="auto"``; with ``early_stopping=False`` it is an error.
+        y_val : array-like of shape (n_val,), default=None
+            Target of ``X_val`` (for a classifier, labels that occur in ``y``).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows in the validation loss and metric.
 
         Returns
         -------
@@ -261,6 +291,7 @@ class NeuralEstimator(BaseEstimator):
         n = table.n_rows
         sw = validate_sample_weight(sample_weight, n)
         target = self._encode_target(y, n, sw)
+        validation = self._validation_data(X_val, y_val, sample_weight_val)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
@@ -270,7 +301,7 @@ class NeuralEstimator(BaseEstimator):
 
         use_es = self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
         train_rows, valid_rows = np.arange(n), None
-        if use_es:
+        if use_es and validation is None:
             stratify = target if self._task in ("binary", "multiclass") else None
             try:
                 train_rows, valid_rows = train_test_split(
@@ -328,6 +359,14 @@ class NeuralEstimator(BaseEstimator):
 
         train_part = part(train_rows if valid_rows is not None else None)
         valid_part = part(valid_rows) if valid_rows is not None else None
+        if validation is not None:
+            val_table, val_target, val_sw = validation
+            val_y = torch.as_tensor(val_target, device=device)
+            valid_part = (
+                self._to_tensors(self.encoder_.encode(val_table), device),
+                val_y if self._task == "multiclass" else val_y.to(dtype),
+                torch.as_tensor(val_sw, device=device, dtype=dtype),
+            )
         self.history_, self.best_iteration_ = train_network(
             network, *train_part, config, seed, valid=valid_part
         )
@@ -371,6 +410,9 @@ class NeuralClassifierMixin:
         self._n_outputs = 1 if self._task == "binary" else len(self.classes_)
         return codes
 
+    def _encode_validation_target(self, y, n):
+        return encode_known_labels(y, self.classes_, n, input_name="y_val")
+
     def _prior_logits(self, codes, sample_weight):
         prior = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
         prior = np.clip(prior / prior.sum(), 1e-6, 1.0)
@@ -410,6 +452,10 @@ class NeuralRegressorMixin:
         mean = float(np.average(y, weights=sample_weight))
         std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
         self.target_mean_, self.target_scale_ = mean, std if std > 0 else 1.0
+        return (y - self.target_mean_) / self.target_scale_
+
+    def _encode_validation_target(self, y, n):
+        y = validate_regression_target(y, n)
         return (y - self.target_mean_) / self.target_scale_
 
     def _prior_logits(self, target, sample_weight):

@@ -137,7 +137,13 @@ def _from_native_series(s, name):
         if values.dtype == object:  # nullable ints with NA
             values = _numeric_from_any(values, name)
         return Column(name, np.asarray(values, dtype=np.float64), "numeric")
-    raise TypeError(f"Column {name!r} has unsupported dtype {dtype}.")
+    native_dtype = getattr(native, "dtype", dtype)
+    if getattr(native_dtype, "kind", "") == "c":
+        raise ValueError(f"Complex data not supported: column {name!r} has dtype {native_dtype}.")
+    raise TypeError(
+        f"Column {name!r} has unsupported dtype {native_dtype}; convert it to numbers or "
+        f"strings, or drop it."
+    )
 
 
 def _check_nonempty(n_rows, n_cols):

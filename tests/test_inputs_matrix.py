@@ -78,6 +78,15 @@ def _finite(out):
     return out.dtype == object or np.isfinite(out).all()
 
 
+def _declared(error, run):
+    """Run a cell: ``error`` None means it must work (returns ``run()``), else
+    ``(exception type, message pattern)`` it must raise."""
+    if error is None:
+        return run()
+    with pytest.raises(error[0], match=error[1]):
+        run()
+
+
 def _containers(X):
     plain = X.copy()
     return {
@@ -187,12 +196,9 @@ def test_predict_time_perturbations(fitted, data, perturbation):
     if name == "OutRankSelector" and perturbation in SELECTOR_PASSES_THROUGH:
         error = None
     Xp = perturb(X)
+    out = _declared(error, lambda: _output(est, Xp))
     if error is None:
-        out = _output(est, Xp)
         assert out.shape[0] == len(Xp) and _finite(out)
-    else:
-        with pytest.raises(error[0], match=error[1]):
-            _output(est, Xp)
 
 
 FIT_INPUTS = {
@@ -214,12 +220,9 @@ def test_fit_time_inputs(data, estimator, case):
     make, error = FIT_INPUTS[case]
     Xf = make(X)
     est = ESTIMATORS[estimator]()
+    _declared(error, lambda: est.fit(Xf, y))
     if error is None:
-        est.fit(Xf, y)
         assert _finite(_output(est, Xf))
-    else:
-        with pytest.raises(error[0], match=error[1]):
-            est.fit(Xf, y)
 
 
 TARGETS = {
@@ -241,14 +244,11 @@ def test_classifier_targets(data, estimator, case):
     make, error = TARGETS[case]
     y = make(X)
     est = ESTIMATORS[estimator]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the 2-D column warns (DataConversionWarning)
+        _declared(error, lambda: est.fit(X, y))
     if error is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the 2-D column warns (DataConversionWarning)
-            est.fit(X, y)
         labels = np.unique(np.ravel(y))
         np.testing.assert_array_equal(est.classes_, labels)
         assert est.predict(X).dtype == labels.dtype
         assert est.predict_proba(X).shape == (N, len(labels))
-    else:
-        with pytest.raises(error[0], match=error[1]):
-            est.fit(X, y)

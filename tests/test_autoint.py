@@ -293,3 +293,22 @@ def test_given_validation_set_regressor_and_errors(xor_data):
         clf.fit(X, y, X_val=Xt.drop(columns="C1"), y_val=yt)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         clf.fit(X, y, X_val=Xt, y_val=yt[:-1])
+
+
+def test_validation_set_routed_through_a_pipeline(xor_data):
+    import sklearn
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    X, y, Xt, yt, _ = xor_data
+    keep = list(X.columns[:4])
+    with sklearn.config_context(enable_metadata_routing=True):
+        select = ColumnTransformer([("keep", "passthrough", keep)],
+                                   verbose_feature_names_out=False).set_output(transform="pandas")
+        clf = AutoIntClassifier(**{**FAST, "max_epochs": 2}).set_fit_request(X_val=True,
+                                                                           y_val=True)
+        # transform_input: X_val goes through the selector before it reaches the model
+        pipe = Pipeline([("select", select), ("clf", clf)], transform_input=["X_val"])
+        pipe.fit(X, y, X_val=Xt, y_val=yt)
+    assert pipe[-1].feature_names_in_.tolist() == keep
+    assert pipe[-1].history_[-1]["valid_loss"] is not None

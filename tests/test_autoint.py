@@ -312,3 +312,21 @@ def test_validation_set_routed_through_a_pipeline(xor_data):
         pipe.fit(X, y, X_val=Xt, y_val=yt)
     assert pipe[-1].feature_names_in_.tolist() == keep
     assert pipe[-1].history_[-1]["valid_loss"] is not None
+
+
+def test_grid_search_in_parallel_workers_matches_serial():
+    # loky workers are fresh processes (with one torch thread each): the seeded fits in them
+    # must score like the serial ones, and the refit model must be the same
+    data = make_ctr(n_samples=1500, n_categorical=4, n_numeric=2, cardinality=5,
+                    interactions=[("C1", "C2")], random_state=0)
+    X, y = data.data, data.target
+
+    def search(n_jobs):
+        return GridSearchCV(AutoIntClassifier(max_epochs=3, embedding_dim=4, random_state=0),
+                            {"attention_heads": [1, 2]}, cv=2, n_jobs=n_jobs).fit(X, y)
+
+    parallel, serial = search(2), search(1)
+    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], atol=1e-6)
+    assert parallel.best_params_ == serial.best_params_
+    np.testing.assert_array_equal(parallel.predict_proba(X), serial.predict_proba(X))

@@ -107,8 +107,11 @@ def _numeric_from_any(values, name):
     if missing.any():
         arr = arr.copy()
         arr[missing] = np.nan
-    # float() raises TypeError "float() argument must be a string or a (real) number, not 'dict'"
-    return arr.astype(np.float64)
+    try:
+        return arr.astype(np.float64)
+    except TypeError as exc:  # "float() argument must be a string or a real number, not 'dict'"
+        raise TypeError(f"Column {name!r} holds values that are neither numbers nor strings: "
+                        f"{exc}") from exc
 
 
 def _from_native_series(s, name):
@@ -124,7 +127,10 @@ def _from_native_series(s, name):
     if _is_categorical_dtype(dtype):
         if dtype == nw.Object:
             values = s.to_numpy()
-            return Column(name, values, _object_column_kind(values))
+            kind = _object_column_kind(values)
+            if kind == "numeric":
+                values = _numeric_from_any(values, name)
+            return Column(name, values, kind)
         if dtype == nw.Categorical or dtype == nw.Enum:
             # polars categoricals: the Arrow dictionary becomes a pandas Categorical cheaply
             cat = s.to_pandas().array

@@ -207,7 +207,8 @@ FIT_INPUTS = {
         (ValueError, r"Duplicated column names .*'price'")),
     "complex column": (lambda X: X.assign(price=X["price"] + 1j),
                        (ValueError, "Complex data not supported: column 'price'")),
-    "dict cells": (lambda X: X.assign(city=[{"a": 1}] * N), (TypeError, "dict")),
+    "dict cells": (lambda X: X.assign(city=[{"a": 1}] * N),
+                   (TypeError, "Column 'city' holds values that are neither numbers nor strings")),
     "numbers given as strings": (lambda X: X.assign(age=X["age"].astype(str)), None),
     "one column": (lambda X: X[["city"]], None),
 }

@@ -92,12 +92,17 @@ def _object_column_kind(values):
     return "numeric"
 
 
+def _complex_error(name, dtype):
+    # sklearn's check_complex_data matches the first sentence
+    return ValueError(f"Complex data not supported: column {name!r} has dtype {dtype}.")
+
+
 def _numeric_from_any(values, name):
     """float64 copy of a numeric column; pd.NA / None become NaN."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
         return values.astype(np.float64, copy=True)
     if isinstance(values, np.ndarray) and values.dtype.kind == "c":
-        raise ValueError("Complex data not supported")
+        raise _complex_error(name, values.dtype)
     if isinstance(values, np.ndarray) and values.dtype.kind in "mM":
         raise TypeError(
             f"Column {name!r} has a datetime/timedelta dtype; convert it to numbers or drop it."
@@ -145,7 +150,7 @@ def _from_native_series(s, name):
         return Column(name, np.asarray(values, dtype=np.float64), "numeric")
     native_dtype = getattr(native, "dtype", dtype)
     if getattr(native_dtype, "kind", "") == "c":
-        raise ValueError(f"Complex data not supported: column {name!r} has dtype {native_dtype}.")
+        raise _complex_error(name, native_dtype)
     raise TypeError(
         f"Column {name!r} has unsupported dtype {native_dtype}; convert it to numbers or "
         f"strings, or drop it."
@@ -366,7 +371,7 @@ def encode_known_labels(y, classes, n_samples, input_name="y_val"):
     y = _target_array(y, n_samples)
     if y.dtype.kind in "fc":
         check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name=input_name)
-    codes = pd.Categorical(y, categories=classes).codes.astype(np.int64)
+    codes = pd.Categorical(y, categories=classes).codes
     unknown = codes < 0
     if unknown.any():
         raise ValueError(

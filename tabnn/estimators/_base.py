@@ -51,10 +51,11 @@ embedding_dim : int, default=16
         AdamW (decoupled) weight decay of the dense weights.
     embedding_l2 : float, default=1e-3
         L2 penalty ``embedding_l2 / 2 * ||E||^2`` over the whole embedding table, applied at
-        every step (its gradient is added in place); keeps rare values from being memorised. The main guard against overfitting
-        high-cardinality fields: on ``benchmarks/train_speed.py``'s table (Zipf fields up to
-        100k values) test AUC goes 0.753 / 0.810 / 0.821 / 0.775 for 1e-5 / 1e-4 / 1e-3 / 1e-2
-        (measured with learning rate 1e-3; 0.832 with the current defaults).
+        every step (its gradient is added in place); keeps rare values from being memorised.
+        The main guard against overfitting high-cardinality fields: on
+        ``benchmarks/train_speed.py``'s table (Zipf fields up to 100k values) test AUC goes
+        0.753 / 0.810 / 0.821 / 0.775 for 1e-5 / 1e-4 / 1e-3 / 1e-2 (measured with learning
+        rate 1e-3; 0.832 with the current defaults).
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
         improved for ``n_iter_no_change`` epochs and restore the best weights. ``"auto"``:
@@ -359,7 +360,7 @@ class NeuralEstimator(BaseEstimator):
 
         train_part = part(train_rows if valid_rows is not None else None)
         valid_part = part(valid_rows) if valid_rows is not None else None
-        if validation is not None:
+        if validation is not None:  # the user's validation set (then valid_rows is None)
             val_table, val_target, val_sw = validation
             val_y = torch.as_tensor(val_target, device=device)
             valid_part = (

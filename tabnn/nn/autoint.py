@@ -11,6 +11,7 @@ import math
 import torch
 from torch import nn
 
+from . import fused_attention as _fused
 from .layers import MLP
 
 __all__ = ["InteractingLayer", "AutoInt"]
@@ -20,8 +21,10 @@ class InteractingLayer(nn.Module):
     """One multi-head self-attention layer over fields, with a residual projection.
 
     ``X_next = ReLU(concat_h softmax(Q_h K_h^T / s) V_h + X W_res)``, with linear (bias-free)
-    projections as in the paper. Attention is computed with plain batched matrix products, which
-    is fastest for the few dozen fields of a tabular row.
+    projections as in the paper. On the CPU the attention runs in a fused kernel
+    (:mod:`tabnn.nn.fused_attention`) where one can be built; otherwise, on GPUs, and when the
+    attention weights are returned or dropped out, with plain batched matrix products, which
+    are fastest for the few dozen fields of a tabular row.
 
     Parameters
     ----------
@@ -64,8 +67,17 @@ class InteractingLayer(nn.Module):
         n_q = self.n_heads * self.head_dim
         return torch.cat([weight[:n_q] * self.scale, weight[n_q:]])
 
+    def _fused(self, x, return_attention):
+        """Whether this call runs the fused CPU kernel."""
+        return (x.device.type == "cpu" and not return_attention
+                and x.dtype in (torch.float32, torch.bfloat16)
+                and (self.dropout is None or not self.training) and _fused.available())
+
     def forward(self, x, return_attention=False):
         H, D = self.n_heads, self.head_dim
+        if self._fused(x, return_attention):
+            qkv = nn.functional.linear(x, self._projection_weight())
+            return self._finish(_fused.fused_attention(qkv, H, D), x)
         # one projection; heads are column slices of it. bmm copies the strided slices
         # internally, which still measured faster than one heads-first permute of the whole
         # projection at head size 8 (equal at 32). Plain batched matmuls:
@@ -84,13 +96,16 @@ class InteractingLayer(nn.Module):
             if self.dropout is not None:
                 attn = self.dropout(attn)
             heads.append(torch.bmm(attn.to(v.dtype), v))
-        out = torch.cat(heads, dim=-1) if H > 1 else heads[0]
-        out = out + (x if self.residual is None else self.residual(x))
+        out = self._finish(torch.cat(heads, dim=-1) if H > 1 else heads[0], x)
+        if return_attention:
+            return out, torch.stack(maps, dim=1)
+        return out
+
+    def _finish(self, attended, x):
+        out = attended + (x if self.residual is None else self.residual(x))
         out = torch.relu(out)
         if self.norm is not None:
             out = self.norm(out)
-        if return_attention:
-            return out, torch.stack(maps, dim=1)
         return out
 
 
@@ -188,7 +203,8 @@ class AutoInt(nn.Module):
                 maps.append(a)
         elif self.layers:
             chunk = self._row_chunk()
-            if emb.is_cuda or emb.shape[0] <= chunk:
+            # the fused kernel keeps its intermediates in cache by itself
+            if emb.is_cuda or emb.shape[0] <= chunk or self.layers[0]._fused(x, False):
                 x = self._interact(x)
             else:
                 x = torch.cat([self._interact(part) for part in x.split(chunk)])

@@ -1,0 +1,271 @@
+/* Multi-head self-attention over the fields of many small rows, forward and backward, for the
+ * CPU. Loaded by tabnn/nn/fused_attention.py, which compiles it on first use.
+ *
+ * A row has F fields; its queries, keys and values are the columns of one projection
+ * qkv [n, F, 3 * H * D] (heads are column blocks; queries come pre-scaled). Rows are taken 16
+ * at a time ("lanes"): the 16 rows' values of one (field, channel) form one vector, so the
+ * score products, the softmax and its gradient are vertical vector arithmetic with no
+ * reductions across a vector, whatever F and D are. The F x F attention matrix of a row lives
+ * in registers and a small buffer and is never written to memory; the backward pass
+ * recomputes it from the saved score maximum and normaliser of each query row.
+ *
+ * Written with GCC / Clang vector extensions (no intrinsics): the compiler maps them to
+ * whatever vector unit -march allows. Threads: OpenMP over groups of 16 rows; every group is
+ * computed the same way whatever the thread count, so results do not depend on it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define L 16
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+
+static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
+static inline vf bc(float a) { return (vf){0} + a; }
+
+static inline vf sel(vi mask, vf a, vf b)
+{
+    vi ai, bi, r;
+    vf out;
+    memcpy(&ai, &a, sizeof ai);
+    memcpy(&bi, &b, sizeof bi);
+    r = (mask & ai) | (~mask & bi);
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
+static inline vf vmax(vf a, vf b) { return sel(a > b, a, b); }
+
+/* e^x for x <= 0 (scores minus their row maximum): x = n ln2 + r with |r| <= ln2 / 2, e^r by
+ * its degree-6 Taylor polynomial (relative error below 2e-7), 2^n built in the exponent bits.
+ * Below -87 the result is flushed to e^-87, about 1.6e-38: nothing next to the maximum's 1. */
+static inline vf vexp(vf x)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    x = vmax(x, bc(-87.0f));
+    vf big = x * 1.44269504088896341f + magic;
+    vf n = big - magic;
+    vf r = x - n * 0.693359375f + n * 2.12194440e-4f; /* ln2 split in two for precision */
+    vf p = bc(1.0f / 720);
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    vi bits;
+    memcpy(&bits, &big, sizeof bits);
+    vi e = ((bits - 0x4B400000) + 127) << 23; /* the integer n sits in big's low mantissa bits */
+    vf scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+/* In-register 16 x 16 transpose: four stages, each swapping the off-diagonal blocks of size
+ * b = 8, 4, 2, 1 between rows i and i + b. */
+#define UNPACK(...) __VA_ARGS__
+#define SWAP_STAGE(b, LO, HI)                                                  \
+    for (int i = 0; i < 16; i++) {                                             \
+        if (i & (b)) continue;                                                 \
+        vf lo = __builtin_shufflevector(r[i], r[i + (b)], UNPACK LO);               \
+        vf hi = __builtin_shufflevector(r[i], r[i + (b)], UNPACK HI);               \
+        r[i] = lo;                                                             \
+        r[i + (b)] = hi;                                                       \
+    }
+
+static inline void transpose16(vf r[16])
+{
+    SWAP_STAGE(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+               (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+    SWAP_STAGE(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+               (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+    SWAP_STAGE(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+               (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+    SWAP_STAGE(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+               (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+}
+
+/* rows [r0, r0 + nr) of src [n, T] into lanes dst [T, L]; lanes past nr are zero */
+static void to_lanes(const float *src, float *dst, int64_t r0, int64_t nr, int64_t T)
+{
+    int64_t t0 = 0;
+    if (nr == L) {
+        vf r[16];
+        for (; t0 + 16 <= T; t0 += 16) {
+            for (int l = 0; l < 16; l++) r[l] = ld(src + (r0 + l) * T + t0);
+            transpose16(r);
+            for (int t = 0; t < 16; t++) st(dst + (t0 + t) * L, r[t]);
+        }
+    } else {
+        memset(dst, 0, sizeof(float) * T * L);
+    }
+    for (int64_t l = 0; l < nr; l++)
+        for (int64_t t = t0; t < T; t++) dst[t * L + l] = src[(r0 + l) * T + t];
+}
+
+/* lanes src [T, L] back into rows [r0, r0 + nr) of dst [n, T] */
+static void from_lanes(const float *src, float *dst, int64_t r0, int64_t nr, int64_t T)
+{
+    int64_t t0 = 0;
+    if (nr == L) {
+        vf r[16];
+        for (; t0 + 16 <= T; t0 += 16) {
+            for (int t = 0; t < 16; t++) r[t] = ld(src + (t0 + t) * L);
+            transpose16(r);
+            for (int l = 0; l < 16; l++) st(dst + (r0 + l) * T + t0, r[l]);
+        }
+    }
+    for (int64_t l = 0; l < nr; l++)
+        for (int64_t t = t0; t < T; t++) dst[(r0 + l) * T + t] = src[t * L + l];
+}
+
+static void group_range(int64_t G, int64_t *g0, int64_t *g1)
+{
+#ifdef _OPENMP
+    const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+#else
+    const int64_t t = 0, k = 1;
+#endif
+    *g0 = G * t / k;
+    *g1 = G * (t + 1) / k;
+}
+
+static int forward_groups(const float *qkv, float *out, float *stats, int64_t n, int64_t F,
+                          int64_t H, int64_t D, int64_t g0, int64_t g1)
+{
+    const int64_t HD = H * D, W = 3 * HD;
+    float *x = aligned_alloc(64, sizeof(float) * (F * W + F * HD + F) * L);
+    if (!x) return -1;
+    float *o = x + F * W * L;
+    vf *s = (vf *)(o + F * HD * L);
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t r0 = g * L, nr = n - r0 < L ? n - r0 : L;
+        to_lanes(qkv, x, r0, nr, F * W);
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t qo = h * D, ko = HD + h * D, vo = 2 * HD + h * D;
+            for (int64_t i = 0; i < F; i++) {
+                const float *q = x + (i * W + qo) * L;
+                vf m = bc(-3.0e38f);
+                for (int64_t j = 0; j < F; j++) {
+                    const float *k = x + (j * W + ko) * L;
+                    vf a = {0};
+                    for (int64_t d = 0; d < D; d++) a += ld(q + d * L) * ld(k + d * L);
+                    s[j] = a;
+                    m = vmax(m, a);
+                }
+                vf sum = {0};
+                for (int64_t j = 0; j < F; j++) {
+                    s[j] = vexp(s[j] - m);
+                    sum += s[j];
+                }
+                const vf inv = 1.0f / sum;
+                float *oi = o + (i * HD + qo) * L;
+                for (int64_t d = 0; d < D; d++) {
+                    vf a = {0};
+                    for (int64_t j = 0; j < F; j++) a += s[j] * ld(x + (j * W + vo + d) * L);
+                    st(oi + d * L, a * inv);
+                }
+                float *si = stats + ((g * H + h) * F + i) * 2 * L;
+                st(si, m);
+                st(si + L, inv);
+            }
+        }
+        from_lanes(o, out, r0, nr, F * HD);
+    }
+    free(x);
+    return 0;
+}
+
+static int backward_groups(const float *qkv, const float *stats, const float *dout,
+                           float *dqkv, int64_t n, int64_t F, int64_t H, int64_t D, int64_t g0,
+                           int64_t g1)
+{
+    const int64_t HD = H * D, W = 3 * HD;
+    float *x = aligned_alloc(64, sizeof(float) * (2 * F * W + F * HD + 2 * F + D) * L);
+    if (!x) return -1;
+    float *gx = x + F * W * L, *go = gx + F * W * L;
+    vf *p = (vf *)(go + F * HD * L), *dp = p + F, *dq = dp + F;
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t r0 = g * L, nr = n - r0 < L ? n - r0 : L;
+        to_lanes(qkv, x, r0, nr, F * W);
+        to_lanes(dout, go, r0, nr, F * HD);
+        memset(gx, 0, sizeof(float) * F * W * L);
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t qo = h * D, ko = HD + h * D, vo = 2 * HD + h * D;
+            for (int64_t i = 0; i < F; i++) {
+                const float *q = x + (i * W + qo) * L;
+                const float *gi = go + (i * HD + qo) * L;
+                const float *si = stats + ((g * H + h) * F + i) * 2 * L;
+                const vf mi = ld(si), inv = ld(si + L);
+                /* attention p_ij, and dp_ij = dout_i . v_j; delta_i = sum_j p_ij dp_ij */
+                vf delta = {0};
+                for (int64_t j = 0; j < F; j++) {
+                    const float *k = x + (j * W + ko) * L, *v = x + (j * W + vo) * L;
+                    vf a = {0}, b = {0};
+                    for (int64_t d = 0; d < D; d++) {
+                        a += ld(q + d * L) * ld(k + d * L);
+                        b += ld(gi + d * L) * ld(v + d * L);
+                    }
+                    const vf e = vexp(a - mi) * inv;
+                    p[j] = e;
+                    dp[j] = b;
+                    delta += e * b;
+                }
+                /* score gradient ds_ij = p_ij (dp_ij - delta_i): into dq_i, dk_j, and p into dv_j */
+                for (int64_t d = 0; d < D; d++) dq[d] = (vf){0};
+                for (int64_t j = 0; j < F; j++) {
+                    const float *k = x + (j * W + ko) * L;
+                    float *gk = gx + (j * W + ko) * L, *gv = gx + (j * W + vo) * L;
+                    const vf pj = p[j], ds = pj * (dp[j] - delta);
+                    for (int64_t d = 0; d < D; d++) {
+                        dq[d] += ds * ld(k + d * L);
+                        st(gk + d * L, ld(gk + d * L) + ds * ld(q + d * L));
+                        st(gv + d * L, ld(gv + d * L) + pj * ld(gi + d * L));
+                    }
+                }
+                float *gq = gx + (i * W + qo) * L;
+                for (int64_t d = 0; d < D; d++) st(gq + d * L, dq[d]);
+            }
+        }
+        from_lanes(gx, dqkv, r0, nr, F * W);
+    }
+    free(x);
+    return 0;
+}
+
+/* qkv [n, F, 3HD] -> out [n, F, HD]; stats [ceil(n / 16), H, F, 2, 16] receives each query
+ * row's score maximum and inverse softmax normaliser for the backward pass. 0 on success,
+ * -1 when a buffer could not be allocated. */
+int tabnn_attention_forward(const float *qkv, float *out, float *stats, int64_t n, int64_t F,
+                            int64_t H, int64_t D, int64_t n_threads)
+{
+    const int64_t G = (n + L - 1) / L;
+    int status = 0;
+#pragma omp parallel num_threads(n_threads) reduction(| : status)
+    {
+        int64_t g0, g1;
+        group_range(G, &g0, &g1);
+        status |= forward_groups(qkv, out, stats, n, F, H, D, g0, g1);
+    }
+    return status;
+}
+
+/* dout [n, F, HD] -> dqkv [n, F, 3HD], from the forward pass's qkv and stats */
+int tabnn_attention_backward(const float *qkv, const float *stats, const float *dout,
+                             float *dqkv, int64_t n, int64_t F, int64_t H, int64_t D,
+                             int64_t n_threads)
+{
+    const int64_t G = (n + L - 1) / L;
+    int status = 0;
+#pragma omp parallel num_threads(n_threads) reduction(| : status)
+    {
+        int64_t g0, g1;
+        group_range(G, &g0, &g1);
+        status |= backward_groups(qkv, stats, dout, dqkv, n, F, H, D, g0, g1);
+    }
+    return status;
+}

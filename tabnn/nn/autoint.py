@@ -21,10 +21,10 @@ class InteractingLayer(nn.Module):
     """One multi-head self-attention layer over fields, with a residual projection.
 
     ``X_next = ReLU(concat_h softmax(Q_h K_h^T / s) V_h + X W_res)``, with linear (bias-free)
-    projections as in the paper. On the CPU the attention runs in a fused kernel
-    (:mod:`tabnn.nn.fused_attention`) where one can be built; otherwise, on GPUs, and when the
-    attention weights are returned or dropped out, with plain batched matrix products, which
-    are fastest for the few dozen fields of a tabular row.
+    projections as in the paper. On the CPU, for the sizes where it is faster (small heads), the
+    attention runs in a fused kernel (:mod:`tabnn.nn.fused_attention`) where one can be built;
+    otherwise, on GPUs, and when the attention weights are returned or dropped out, with plain
+    batched matrix products, which are fastest for the few dozen fields of a tabular row.
 
     Parameters
     ----------
@@ -71,7 +71,9 @@ class InteractingLayer(nn.Module):
         """Whether this call runs the fused CPU kernel."""
         return (x.device.type == "cpu" and not return_attention
                 and x.dtype in (torch.float32, torch.bfloat16)
-                and (self.dropout is None or not self.training) and _fused.available())
+                and (self.dropout is None or not self.training)
+                and _fused.pays_off(x.shape[1], self.n_heads, self.head_dim)
+                and _fused.available())
 
     def forward(self, x, return_attention=False):
         H, D = self.n_heads, self.head_dim

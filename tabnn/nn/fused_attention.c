@@ -123,6 +123,12 @@ static void from_lanes(const float *src, float *dst, int64_t r0, int64_t nr, int
         for (int64_t t = t0; t < T; t++) dst[(r0 + l) * T + t] = src[t * L + l];
 }
 
+/* 64-byte aligned buffer of n floats (C11 wants the size a multiple of the alignment) */
+static float *buffer(int64_t n)
+{
+    return aligned_alloc(64, (sizeof(float) * n + 63) / 64 * 64);
+}
+
 static void group_range(int64_t G, int64_t *g0, int64_t *g1)
 {
 #ifdef _OPENMP
@@ -134,45 +140,125 @@ static void group_range(int64_t G, int64_t *g0, int64_t *g1)
     *g1 = G * (t + 1) / k;
 }
 
+/* Products of small matrices whose elements are lane vectors: element (i, k) of a matrix
+ * with row stride rs (floats) is the vector at M + i * rs + k * L. Tiles of 2 x 4 outputs
+ * keep eight accumulators in registers, so each loaded vector serves two or four products. */
+
+/* C = A B^T: C[i][j] = sum_k A[i][k] B[j][k], for i < m, j < n, k < K */
+static void mm_nt(const float *A, int64_t ars, const float *B, int64_t brs, float *C,
+                  int64_t crs, int64_t m, int64_t n, int64_t K)
+{
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        const float *a0 = A + i * ars, *a1 = a0 + ars;
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            const float *b0 = B + j * brs, *b1 = b0 + brs, *b2 = b1 + brs, *b3 = b2 + brs;
+            vf c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0},
+               c13 = {0};
+            for (int64_t k = 0; k < K; k++) {
+                const vf x0 = ld(a0 + k * L), x1 = ld(a1 + k * L);
+                const vf y0 = ld(b0 + k * L), y1 = ld(b1 + k * L), y2 = ld(b2 + k * L),
+                         y3 = ld(b3 + k * L);
+                c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
+                c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
+            }
+            float *r0 = C + i * crs + j * L, *r1 = r0 + crs;
+            st(r0, c00); st(r0 + L, c01); st(r0 + 2 * L, c02); st(r0 + 3 * L, c03);
+            st(r1, c10); st(r1 + L, c11); st(r1 + 2 * L, c12); st(r1 + 3 * L, c13);
+        }
+        for (; j < n; j++) {
+            const float *b = B + j * brs;
+            vf c0 = {0}, c1 = {0};
+            for (int64_t k = 0; k < K; k++) {
+                const vf y = ld(b + k * L);
+                c0 += ld(a0 + k * L) * y;
+                c1 += ld(a1 + k * L) * y;
+            }
+            st(C + i * crs + j * L, c0);
+            st(C + (i + 1) * crs + j * L, c1);
+        }
+    }
+    for (; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            vf c = {0};
+            for (int64_t k = 0; k < K; k++) c += ld(A + i * ars + k * L) * ld(B + j * brs + k * L);
+            st(C + i * crs + j * L, c);
+        }
+}
+
+/* C = A B: C[i][d] = sum_j A[i][j] B[j][d], for i < m, d < n, j < K; with trans_a, A is read
+ * transposed (C[i][d] = sum_j A[j][i] B[j][d]) */
+static void mm_nn(const float *A, int64_t ars, int trans_a, const float *B, int64_t brs,
+                  float *C, int64_t crs, int64_t m, int64_t n, int64_t K)
+{
+    /* element (i, j) of op(A) */
+    const int64_t ai = trans_a ? L : ars, aj = trans_a ? ars : L;
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        int64_t d = 0;
+        for (; d + 4 <= n; d += 4) {
+            vf c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0},
+               c13 = {0};
+            for (int64_t j = 0; j < K; j++) {
+                const vf x0 = ld(A + i * ai + j * aj), x1 = ld(A + (i + 1) * ai + j * aj);
+                const float *b = B + j * brs + d * L;
+                const vf y0 = ld(b), y1 = ld(b + L), y2 = ld(b + 2 * L), y3 = ld(b + 3 * L);
+                c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
+                c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
+            }
+            float *r0 = C + i * crs + d * L, *r1 = r0 + crs;
+            st(r0, c00); st(r0 + L, c01); st(r0 + 2 * L, c02); st(r0 + 3 * L, c03);
+            st(r1, c10); st(r1 + L, c11); st(r1 + 2 * L, c12); st(r1 + 3 * L, c13);
+        }
+        for (; d < n; d++) {
+            vf c0 = {0}, c1 = {0};
+            for (int64_t j = 0; j < K; j++) {
+                const vf y = ld(B + j * brs + d * L);
+                c0 += ld(A + i * ai + j * aj) * y;
+                c1 += ld(A + (i + 1) * ai + j * aj) * y;
+            }
+            st(C + i * crs + d * L, c0);
+            st(C + (i + 1) * crs + d * L, c1);
+        }
+    }
+    for (; i < m; i++)
+        for (int64_t d = 0; d < n; d++) {
+            vf c = {0};
+            for (int64_t j = 0; j < K; j++) c += ld(A + i * ai + j * aj) * ld(B + j * brs + d * L);
+            st(C + i * crs + d * L, c);
+        }
+}
+
 static int forward_groups(const float *qkv, float *out, float *stats, int64_t n, int64_t F,
                           int64_t H, int64_t D, int64_t g0, int64_t g1)
 {
     const int64_t HD = H * D, W = 3 * HD;
-    float *x = aligned_alloc(64, sizeof(float) * (F * W + F * HD + F) * L);
+    float *x = buffer((F * W + F * HD + F * F) * L);
     if (!x) return -1;
-    float *o = x + F * W * L;
-    vf *s = (vf *)(o + F * HD * L);
+    float *o = x + F * W * L, *s = o + F * HD * L;
     for (int64_t g = g0; g < g1; g++) {
         const int64_t r0 = g * L, nr = n - r0 < L ? n - r0 : L;
         to_lanes(qkv, x, r0, nr, F * W);
         for (int64_t h = 0; h < H; h++) {
-            const int64_t qo = h * D, ko = HD + h * D, vo = 2 * HD + h * D;
+            const float *q = x + h * D * L, *k = x + (HD + h * D) * L, *v = x + (2 * HD + h * D) * L;
+            mm_nt(q, W * L, k, W * L, s, F * L, F, F, D);
             for (int64_t i = 0; i < F; i++) {
-                const float *q = x + (i * W + qo) * L;
-                vf m = bc(-3.0e38f);
+                float *si = s + i * F * L;
+                vf m = bc(-3.0e38f), sum = {0};
+                for (int64_t j = 0; j < F; j++) m = vmax(m, ld(si + j * L));
                 for (int64_t j = 0; j < F; j++) {
-                    const float *k = x + (j * W + ko) * L;
-                    vf a = {0};
-                    for (int64_t d = 0; d < D; d++) a += ld(q + d * L) * ld(k + d * L);
-                    s[j] = a;
-                    m = vmax(m, a);
-                }
-                vf sum = {0};
-                for (int64_t j = 0; j < F; j++) {
-                    s[j] = vexp(s[j] - m);
-                    sum += s[j];
+                    const vf e = vexp(ld(si + j * L) - m);
+                    st(si + j * L, e);
+                    sum += e;
                 }
                 const vf inv = 1.0f / sum;
-                float *oi = o + (i * HD + qo) * L;
-                for (int64_t d = 0; d < D; d++) {
-                    vf a = {0};
-                    for (int64_t j = 0; j < F; j++) a += s[j] * ld(x + (j * W + vo + d) * L);
-                    st(oi + d * L, a * inv);
-                }
-                float *si = stats + ((g * H + h) * F + i) * 2 * L;
-                st(si, m);
-                st(si + L, inv);
+                for (int64_t j = 0; j < F; j++) st(si + j * L, ld(si + j * L) * inv);
+                float *st_i = stats + ((g * H + h) * F + i) * 2 * L;
+                st(st_i, m);
+                st(st_i + L, inv);
             }
+            mm_nn(s, F * L, 0, v, W * L, o + h * D * L, HD * L, F, D, F);
         }
         from_lanes(o, out, r0, nr, F * HD);
     }
@@ -185,51 +271,36 @@ static int backward_groups(const float *qkv, const float *stats, const float *do
                            int64_t g1)
 {
     const int64_t HD = H * D, W = 3 * HD;
-    float *x = aligned_alloc(64, sizeof(float) * (2 * F * W + F * HD + 2 * F + D) * L);
+    float *x = buffer((2 * F * W + F * HD + 2 * F * F) * L);
     if (!x) return -1;
-    float *gx = x + F * W * L, *go = gx + F * W * L;
-    vf *p = (vf *)(go + F * HD * L), *dp = p + F, *dq = dp + F;
+    float *gx = x + F * W * L, *go = gx + F * W * L, *p = go + F * HD * L, *ds = p + F * F * L;
     for (int64_t g = g0; g < g1; g++) {
         const int64_t r0 = g * L, nr = n - r0 < L ? n - r0 : L;
         to_lanes(qkv, x, r0, nr, F * W);
         to_lanes(dout, go, r0, nr, F * HD);
-        memset(gx, 0, sizeof(float) * F * W * L);
         for (int64_t h = 0; h < H; h++) {
-            const int64_t qo = h * D, ko = HD + h * D, vo = 2 * HD + h * D;
+            const int64_t qo = h * D * L, ko = (HD + h * D) * L, vo = (2 * HD + h * D) * L;
+            const float *gh = go + qo;
+            /* attention p recomputed from the saved maximum and normaliser; dp = dout v^T */
+            mm_nt(x + qo, W * L, x + ko, W * L, p, F * L, F, F, D);
+            mm_nt(gh, HD * L, x + vo, W * L, ds, F * L, F, F, D);
             for (int64_t i = 0; i < F; i++) {
-                const float *q = x + (i * W + qo) * L;
-                const float *gi = go + (i * HD + qo) * L;
-                const float *si = stats + ((g * H + h) * F + i) * 2 * L;
-                const vf mi = ld(si), inv = ld(si + L);
-                /* attention p_ij, and dp_ij = dout_i . v_j; delta_i = sum_j p_ij dp_ij */
+                float *pi = p + i * F * L, *di = ds + i * F * L;
+                const float *st_i = stats + ((g * H + h) * F + i) * 2 * L;
+                const vf m = ld(st_i), inv = ld(st_i + L);
                 vf delta = {0};
                 for (int64_t j = 0; j < F; j++) {
-                    const float *k = x + (j * W + ko) * L, *v = x + (j * W + vo) * L;
-                    vf a = {0}, b = {0};
-                    for (int64_t d = 0; d < D; d++) {
-                        a += ld(q + d * L) * ld(k + d * L);
-                        b += ld(gi + d * L) * ld(v + d * L);
-                    }
-                    const vf e = vexp(a - mi) * inv;
-                    p[j] = e;
-                    dp[j] = b;
-                    delta += e * b;
+                    const vf e = vexp(ld(pi + j * L) - m) * inv;
+                    st(pi + j * L, e);
+                    delta += e * ld(di + j * L);
                 }
-                /* score gradient ds_ij = p_ij (dp_ij - delta_i): into dq_i, dk_j, and p into dv_j */
-                for (int64_t d = 0; d < D; d++) dq[d] = (vf){0};
-                for (int64_t j = 0; j < F; j++) {
-                    const float *k = x + (j * W + ko) * L;
-                    float *gk = gx + (j * W + ko) * L, *gv = gx + (j * W + vo) * L;
-                    const vf pj = p[j], ds = pj * (dp[j] - delta);
-                    for (int64_t d = 0; d < D; d++) {
-                        dq[d] += ds * ld(k + d * L);
-                        st(gk + d * L, ld(gk + d * L) + ds * ld(q + d * L));
-                        st(gv + d * L, ld(gv + d * L) + pj * ld(gi + d * L));
-                    }
-                }
-                float *gq = gx + (i * W + qo) * L;
-                for (int64_t d = 0; d < D; d++) st(gq + d * L, dq[d]);
+                /* score gradient ds = p (dp - delta) */
+                for (int64_t j = 0; j < F; j++)
+                    st(di + j * L, ld(pi + j * L) * (ld(di + j * L) - delta));
             }
+            mm_nn(ds, F * L, 0, x + ko, W * L, gx + qo, W * L, F, D, F);   /* dq = ds k */
+            mm_nn(ds, F * L, 1, x + qo, W * L, gx + ko, W * L, F, D, F);   /* dk = ds^T q */
+            mm_nn(p, F * L, 1, gh, HD * L, gx + vo, W * L, F, D, F);       /* dv = p^T dout */
         }
         from_lanes(gx, dqkv, r0, nr, F * W);
     }

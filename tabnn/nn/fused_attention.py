@@ -4,8 +4,9 @@ On the CPU, the multi-head attention of :class:`~tabnn.nn.InteractingLayer` spen
 time on the per-row ``F x F`` score matrices: written, cast, normalised and read again by
 separate PyTorch operations. ``fused_attention.c`` computes scores, softmax and the weighted
 values of 16 rows at a time in vector registers, and recomputes the scores in the backward
-pass instead of storing them (1.6x faster training of the 26-field benchmark model on 2 cores,
-``benchmarks/train_speed.py``).
+pass instead of storing them. The 26-field benchmark model of ``benchmarks/train_speed.py``
+(2 heads x 8) trains 1.3-1.5x and predicts 1.5-1.7x faster with it on 2 cores; see
+:func:`pays_off` for the sizes where it is used.
 
 The kernel is compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) the first
 time it is needed and cached in ``$TABNN_CACHE_DIR`` (default ``~/.cache/tabnn``), one build per

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from . import fused_attention as _fused
+from . import fused_attention as _kernel
 from .layers import MLP
 
 __all__ = ["InteractingLayer", "AutoInt"]
@@ -72,14 +72,14 @@ class InteractingLayer(nn.Module):
         return (x.device.type == "cpu" and not return_attention
                 and x.dtype in (torch.float32, torch.bfloat16)
                 and (self.dropout is None or not self.training)
-                and _fused.pays_off(x.shape[1], self.n_heads, self.head_dim)
-                and _fused.available())
+                and _kernel.pays_off(x.shape[1], self.n_heads, self.head_dim)
+                and _kernel.available())
 
     def forward(self, x, return_attention=False):
         H, D = self.n_heads, self.head_dim
         if self._fused(x, return_attention):
             qkv = nn.functional.linear(x, self._projection_weight())
-            return self._finish(_fused.fused_attention(qkv, H, D), x)
+            return self._finish(_kernel.fused_attention(qkv, H, D), x)
         # one projection; heads are column slices of it. bmm copies the strided slices
         # internally, which still measured faster than one heads-first permute of the whole
         # projection at head size 8 (equal at 32). Plain batched matmuls:

@@ -241,7 +241,8 @@ static int forward_groups(const float *qkv, float *out, float *stats, int64_t n,
         const int64_t r0 = g * L, nr = n - r0 < L ? n - r0 : L;
         to_lanes(qkv, x, r0, nr, F * W);
         for (int64_t h = 0; h < H; h++) {
-            const float *q = x + h * D * L, *k = x + (HD + h * D) * L, *v = x + (2 * HD + h * D) * L;
+            const float *q = x + h * D * L, *k = x + (HD + h * D) * L;
+            const float *v = x + (2 * HD + h * D) * L;
             mm_nt(q, W * L, k, W * L, s, F * L, F, F, D);
             for (int64_t i = 0; i < F; i++) {
                 float *si = s + i * F * L;

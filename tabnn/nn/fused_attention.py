@@ -5,15 +5,17 @@ time on the per-row ``F x F`` score matrices: written, cast, normalised and read
 separate PyTorch operations. ``fused_attention.c`` computes scores, softmax and the weighted
 values of 16 rows at a time in vector registers, and recomputes the scores in the backward
 pass instead of storing them. The 26-field benchmark model of ``benchmarks/train_speed.py``
-(2 heads x 8) trains 1.3-1.5x and predicts 1.5-1.7x faster with it on 2 cores; see
-:func:`pays_off` for the sizes where it is used.
+(2 heads x 8) trains 1.3-1.7x and predicts 1.5-1.8x faster with it on 2 cores
+(``benchmarks/fused_attention.py``); see :func:`pays_off` for the sizes where it is used.
 
 The kernel is compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) the first
 time it is needed and cached in ``$TABNN_CACHE_DIR`` (default ``~/.cache/tabnn``), one build per
 source, compiler and CPU. Its threads are OpenMP threads, the pool PyTorch itself runs on, so
 it is used only where PyTorch was built with OpenMP (Linux). Where it cannot be built, or with
 ``TABNN_FUSED_ATTENTION=0`` in the environment, the layers compute the same attention with
-PyTorch operations: the two agree to float32 rounding.
+PyTorch operations: the two agree to float32 rounding. Setting the module attribute
+``enabled`` to False does the same within a running process (``benchmarks/fused_attention.py``
+compares the two paths that way).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ import torch
 __all__ = ["available", "fused_attention", "pays_off"]
 
 _SOURCE = Path(__file__).with_name("fused_attention.c")
+#: use the kernel where it can be built (``TABNN_FUSED_ATTENTION=0`` sets this to False)
+enabled = os.environ.get("TABNN_FUSED_ATTENTION", "1").strip().lower() not in {"0", "false", "no"}
 _ROWS_PER_GROUP = 16
 # tried in order: tuned for this CPU, then portable
 _FLAG_SETS = (
@@ -90,8 +94,6 @@ def _bind(path):
 @functools.lru_cache(maxsize=1)
 def _library():
     """The compiled kernel, or None where it cannot be had here."""
-    if os.environ.get("TABNN_FUSED_ATTENTION", "1").strip().lower() in ("0", "false", "no"):
-        return None
     if not sys.platform.startswith("linux") or not torch.backends.openmp.is_available():
         return None
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -118,8 +120,8 @@ def _library():
 
 
 def available():
-    """Whether the fused CPU kernel can be used in this process."""
-    return _library() is not None
+    """Whether the fused CPU kernel is enabled and can be used in this process."""
+    return enabled and _library() is not None
 
 
 def pays_off(n_fields, n_heads, head_dim):
@@ -128,9 +130,10 @@ def pays_off(n_fields, n_heads, head_dim):
     The kernel computes in float32; PyTorch's products run in bfloat16 under autocast. It wins
     where the ``F x F`` softmax dominates (small heads) and loses where the per-head products
     do and its per-thread buffer of 16 rows outgrows the core's cache. Measured on 2 cores
-    (AMD EPYC, 3 layers forward and backward, bf16 autocast): head size 8 at 26-100 fields
-    1.5-3.1x faster; 2 x 16 at 26 fields 1.26x and at 39 fields 0.98x; 2 x 32 at 10 fields
-    2.1x, at 26 fields 0.73x, at 39 fields 0.41x.
+    (AMD EPYC, 3 layers forward and backward at batch 2048 and 4096, bf16 autocast,
+    ``benchmarks/fused_attention.py``): heads of size 4-8 at 26-100 fields 1.5-3.1x faster,
+    1 x 16 and 2 x 32 at 10 fields 1.2-2.3x; 2 x 16 at 26-39 fields 0.9-1.3x, 2 x 32 at 26-39
+    fields 0.4-1.25x (not used: no clear gain, and a clear loss at 39 fields).
     """
     width = 3 * n_heads * head_dim
     buffer_bytes = 64 * n_fields * (2 * width + n_heads * head_dim + 2 * n_fields)

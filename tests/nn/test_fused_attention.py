@@ -147,6 +147,13 @@ def test_every_build_variant_is_right(flags, tmp_path):
     assert _agrees_with_torch(_bind(target))
 
 
+def test_enabled_switch_turns_the_kernel_off(monkeypatch):
+    x = torch.randn(3, 4, 8)
+    monkeypatch.setattr(fused_attention, "enabled", False)
+    assert not fused_attention.available()
+    assert not InteractingLayer(8, 4, 2)._fused(x, False)
+
+
 def test_environment_switch_turns_the_kernel_off():
     code = ("from tabnn.nn import fused_attention, InteractingLayer; import torch; "
             "assert not fused_attention.available(); "

@@ -3,7 +3,7 @@
 from ._encode import FeatureData, FeatureSpec, encode_feature, fit_feature
 from ._fold import FoldLearner
 from ._literals import Literal, best_literal, gini_score
-from ._program import ProgramRule, Rule, flatten, rule_key, simplify
+from ._program import ProgramRule, Rule, flatten, prune, rule_key, simplify
 
 __all__ = [
     "FeatureData",
@@ -17,6 +17,7 @@ __all__ = [
     "fit_feature",
     "flatten",
     "gini_score",
+    "prune",
     "rule_key",
     "simplify",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -133,6 +135,73 @@ def simplify(rule):
         else:
             exceptions.append(ab)
     return Rule(_drop_implied(_unite_bounds(literals)), exceptions)
+
+
+def _nodes(rules):
+    """Every rule object of a program: top-level rules and their exceptions, depth first."""
+    for rule in rules:
+        yield rule
+        yield from _nodes(rule.exceptions)
+
+
+def prune(rules, features, is_pos, weight):
+    """Drop the parts of a binary program that do not earn their place on the training rows.
+
+    Greedily removes, one at a time, a top-level rule, an exception rule (at any depth) or a
+    literal of a rule (a rule keeps at least one) whenever the program's weighted training
+    error does not grow, until no removal qualifies. Sequential covering leaves such parts
+    behind: a rule whose positives later rules also cover, a literal that an exception or
+    another literal makes redundant.
+
+    Parameters
+    ----------
+    rules : list of Rule
+        Top-level rules; the program predicts positive where any of them fires.
+    features : list of FeatureData
+        Encoded training columns.
+    is_pos : ndarray of bool
+        Training labels (positive class).
+    weight : ndarray of float
+        Row weights.
+
+    Returns
+    -------
+    list of Rule
+        A pruned copy (the input is not modified).
+    """
+    # the top-level list held as an attribute, like exceptions and literals: one removal path
+    top = SimpleNamespace(rules=copy.deepcopy(rules))
+
+    def error():
+        fires = np.zeros(len(is_pos), dtype=bool)
+        for rule in top.rules:
+            fires |= rule.evaluate(features)
+        return float(weight[fires != is_pos].sum())
+
+    budget = error() * (1 + 1e-12)  # sums of float weights: reordering noise is no growth
+
+    def try_remove(owner, attr, k, keep_one=False):
+        items = getattr(owner, attr)
+        if keep_one and len(items) == 1:
+            return False
+        setattr(owner, attr, items[:k] + items[k + 1:])
+        if error() <= budget:
+            return True
+        setattr(owner, attr, items)
+        return False
+
+    removed = True
+    while removed:
+        removed = any(try_remove(top, "rules", k) for k in range(len(top.rules)))
+        if removed:
+            continue
+        for node in _nodes(top.rules):
+            if (any(try_remove(node, "exceptions", k) for k in range(len(node.exceptions)))
+                    or any(try_remove(node, "literals", k, keep_one=True)
+                           for k in range(len(node.literals)))):
+                removed = True
+                break
+    return top.rules
 
 
 # ----------------------------------------------------------------------------------------------

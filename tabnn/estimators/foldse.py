@@ -67,11 +67,9 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         Maximum nesting depth of exceptions.
     prune : bool, default=True
         Binary problems: after learning, drop every top-level rule, exception rule or literal
-        whose removal does not increase the (weighted) training error, one at a time until
-        none qualifies (see :func:`tabnn.rules.prune`). Sequential covering leaves such
-        parts behind. On the FOLD-R++ sets (80/20, 5 seeds) this gave equal or smaller
-        programs at equal test accuracy, e.g. acute 3.6 -> 3.0 literals, mushroom 7.8 -> 6.0,
-        cars 23.4 -> 22.2. Multi-class programs (an ordered rule list) are not pruned.
+        whose removal changes no training prediction, one at a time until none qualifies
+        (see :func:`tabnn.rules.prune`). Sequential covering leaves such parts behind.
+        Multi-class programs (an ordered rule list) are not pruned.
     positive_class : "auto" or label, default="auto"
         Binary problems: the class the default rules describe. ``"auto"`` takes the (weighted)
         majority class, as the FOLD-R++ authors advise. Ignored for multi-class problems.
@@ -254,7 +252,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
             self.positive_class_ = None
         self._rules = [simplify(r) for r in rules]
         if K == 2 and self.prune:
-            self._rules = [simplify(r) for r in prune(self._rules, feats, is_pos, w)]
+            self._rules = [simplify(r) for r in prune(self._rules, feats)]
             heads = [pos] * len(self._rules)
         self._heads = np.asarray(heads, dtype=np.int64)
         self._default = int(default)

@@ -144,14 +144,15 @@ def _nodes(rules):
         yield from _nodes(rule.exceptions)
 
 
-def prune(rules, features, is_pos, weight):
-    """Drop the parts of a binary program that do not earn their place on the training rows.
+def prune(rules, features):
+    """Drop the parts of a binary program that change none of its training predictions.
 
     Greedily removes, one at a time, a top-level rule, an exception rule (at any depth) or a
-    literal of a rule (a rule keeps at least one) whenever the program's weighted training
-    error does not grow, until no removal qualifies. Sequential covering leaves such parts
+    literal of a rule (a rule keeps at least one) whenever the program still predicts every
+    training row as before, until no removal qualifies. Sequential covering leaves such parts
     behind: a rule whose positives later rules also cover, a literal that an exception or
-    another literal makes redundant.
+    another literal makes redundant. (Allowing removals that merely keep the training error
+    from growing prunes more but cost ionosphere 0.4 test accuracy points.)
 
     Parameters
     ----------
@@ -159,10 +160,6 @@ def prune(rules, features, is_pos, weight):
         Top-level rules; the program predicts positive where any of them fires.
     features : list of FeatureData
         Encoded training columns.
-    is_pos : ndarray of bool
-        Training labels (positive class).
-    weight : ndarray of float
-        Row weights.
 
     Returns
     -------
@@ -172,20 +169,20 @@ def prune(rules, features, is_pos, weight):
     # the top-level list held as an attribute, like exceptions and literals: one removal path
     top = SimpleNamespace(rules=copy.deepcopy(rules))
 
-    def error():
-        fires = np.zeros(len(is_pos), dtype=bool)
+    def fires():
+        mask = np.zeros(len(features[0].num), dtype=bool)
         for rule in top.rules:
-            fires |= rule.evaluate(features)
-        return float(weight[fires != is_pos].sum())
+            mask |= rule.evaluate(features)
+        return mask
 
-    budget = error() * (1 + 1e-12)  # sums of float weights: reordering noise is no growth
+    before = fires()
 
     def try_remove(owner, attr, k, keep_one=False):
         items = getattr(owner, attr)
         if keep_one and len(items) == 1:
             return False
         setattr(owner, attr, items[:k] + items[k + 1:])
-        if error() <= budget:
+        if np.array_equal(fires(), before):
             return True
         setattr(owner, attr, items)
         return False

@@ -399,7 +399,7 @@ def test_categorical_wins_ties_and_implied_literals_dropped():
     assert r.literals == [eq, le]
 
 
-def test_prune_removes_parts_that_do_not_earn_their_place():
+def test_prune_removes_rules_that_change_no_training_prediction():
     from tabnn.rules import Rule, prune
     from tabnn.rules._literals import Literal
 
@@ -411,16 +411,16 @@ def test_prune_removes_parts_that_do_not_earn_their_place():
     x1_le_9, x1_gt_9 = Literal(1, "x1", "<=", 9.0, 9), Literal(1, "x1", ">", 9.0, 9)
     x1_le_5 = Literal(1, "x1", "<=", 5.0, 5)
     program = [
-        Rule([x0_le_4, x1_le_9], [Rule([x1_gt_9])]),  # a literal and an exception that do nothing
+        Rule([x0_le_4, x1_le_9], [Rule([x1_gt_9])]),  # an exception that never fires
         Rule([x0_le_2]),  # covers only rows the first rule covers
         Rule([x0_le_4, x1_le_5]),  # the same
     ]
     pruned = prune(program, feats)
-    assert pruned == [Rule([x0_le_4])]
+    assert pruned == [Rule([x0_le_4, x1_le_9])]  # literals stay (they may matter on new rows)
     assert len(program) == 3 and program[0].literals == [x0_le_4, x1_le_9]  # input kept
-    # a part that does earn its place stays: without x1 <= 5 the rule fires on 20 more rows
-    wrong = prune([Rule([x0_le_4]), Rule([Literal(0, "x0", ">", 4.0, 4), x1_le_5])], feats)
-    assert len(wrong) == 2 and wrong[1].literals[-1] == x1_le_5
+    # a rule that decides rows of its own stays
+    kept = prune([Rule([x0_le_4]), Rule([Literal(0, "x0", ">", 4.0, 4), x1_le_5])], feats)
+    assert len(kept) == 2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

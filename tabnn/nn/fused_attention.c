@@ -140,93 +140,50 @@ static void group_range(int64_t G, int64_t *g0, int64_t *g1)
     *g1 = G * (t + 1) / k;
 }
 
-/* Products of small matrices whose elements are lane vectors: element (i, k) of a matrix
- * with row stride rs (floats) is the vector at M + i * rs + k * L. Tiles of 2 x 4 outputs
- * keep eight accumulators in registers, so each loaded vector serves two or four products. */
-
-/* C = A B^T: C[i][j] = sum_k A[i][k] B[j][k], for i < m, j < n, k < K */
-static void mm_nt(const float *A, int64_t ars, const float *B, int64_t brs, float *C,
-                  int64_t crs, int64_t m, int64_t n, int64_t K)
+/* C = A B for small matrices whose elements are lane vectors: C[i][c] = sum_k A(i, k) B(k, c)
+ * for i < m, c < n, k < K, where A(i, k) is the vector at A + i * ai + k * ak, B(k, c) at
+ * B + k * bk + c * bc and C[i][c] at C + i * crs + c * L. The strides express transposes:
+ * A B^T is B read with (bk, bc) = (L, row stride), A^T B is A read with (ai, ak) = (L, row
+ * stride). Tiles of 2 x 4 outputs keep eight accumulators in registers, so each loaded vector
+ * serves two or four products. */
+static void mm(const float *A, int64_t ai, int64_t ak, const float *B, int64_t bk, int64_t bc,
+               float *C, int64_t crs, int64_t m, int64_t n, int64_t K)
 {
     int64_t i = 0;
     for (; i + 2 <= m; i += 2) {
-        const float *a0 = A + i * ars, *a1 = a0 + ars;
-        int64_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            const float *b0 = B + j * brs, *b1 = b0 + brs, *b2 = b1 + brs, *b3 = b2 + brs;
+        const float *a0 = A + i * ai, *a1 = a0 + ai;
+        int64_t c = 0;
+        for (; c + 4 <= n; c += 4) {
             vf c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0},
                c13 = {0};
             for (int64_t k = 0; k < K; k++) {
-                const vf x0 = ld(a0 + k * L), x1 = ld(a1 + k * L);
-                const vf y0 = ld(b0 + k * L), y1 = ld(b1 + k * L), y2 = ld(b2 + k * L),
-                         y3 = ld(b3 + k * L);
+                const vf x0 = ld(a0 + k * ak), x1 = ld(a1 + k * ak);
+                const float *b = B + k * bk + c * bc;
+                const vf y0 = ld(b), y1 = ld(b + bc), y2 = ld(b + 2 * bc), y3 = ld(b + 3 * bc);
                 c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
                 c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
             }
-            float *r0 = C + i * crs + j * L, *r1 = r0 + crs;
+            float *r0 = C + i * crs + c * L, *r1 = r0 + crs;
             st(r0, c00); st(r0 + L, c01); st(r0 + 2 * L, c02); st(r0 + 3 * L, c03);
             st(r1, c10); st(r1 + L, c11); st(r1 + 2 * L, c12); st(r1 + 3 * L, c13);
         }
-        for (; j < n; j++) {
-            const float *b = B + j * brs;
+        for (; c < n; c++) {
             vf c0 = {0}, c1 = {0};
             for (int64_t k = 0; k < K; k++) {
-                const vf y = ld(b + k * L);
-                c0 += ld(a0 + k * L) * y;
-                c1 += ld(a1 + k * L) * y;
+                const vf y = ld(B + k * bk + c * bc);
+                c0 += ld(a0 + k * ak) * y;
+                c1 += ld(a1 + k * ak) * y;
             }
-            st(C + i * crs + j * L, c0);
-            st(C + (i + 1) * crs + j * L, c1);
+            st(C + i * crs + c * L, c0);
+            st(C + (i + 1) * crs + c * L, c1);
         }
     }
     for (; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            vf c = {0};
-            for (int64_t k = 0; k < K; k++) c += ld(A + i * ars + k * L) * ld(B + j * brs + k * L);
-            st(C + i * crs + j * L, c);
-        }
-}
-
-/* C = A B: C[i][d] = sum_j A[i][j] B[j][d], for i < m, d < n, j < K; with trans_a, A is read
- * transposed (C[i][d] = sum_j A[j][i] B[j][d]) */
-static void mm_nn(const float *A, int64_t ars, int trans_a, const float *B, int64_t brs,
-                  float *C, int64_t crs, int64_t m, int64_t n, int64_t K)
-{
-    /* element (i, j) of op(A) */
-    const int64_t ai = trans_a ? L : ars, aj = trans_a ? ars : L;
-    int64_t i = 0;
-    for (; i + 2 <= m; i += 2) {
-        int64_t d = 0;
-        for (; d + 4 <= n; d += 4) {
-            vf c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0},
-               c13 = {0};
-            for (int64_t j = 0; j < K; j++) {
-                const vf x0 = ld(A + i * ai + j * aj), x1 = ld(A + (i + 1) * ai + j * aj);
-                const float *b = B + j * brs + d * L;
-                const vf y0 = ld(b), y1 = ld(b + L), y2 = ld(b + 2 * L), y3 = ld(b + 3 * L);
-                c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-                c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-            }
-            float *r0 = C + i * crs + d * L, *r1 = r0 + crs;
-            st(r0, c00); st(r0 + L, c01); st(r0 + 2 * L, c02); st(r0 + 3 * L, c03);
-            st(r1, c10); st(r1 + L, c11); st(r1 + 2 * L, c12); st(r1 + 3 * L, c13);
-        }
-        for (; d < n; d++) {
-            vf c0 = {0}, c1 = {0};
-            for (int64_t j = 0; j < K; j++) {
-                const vf y = ld(B + j * brs + d * L);
-                c0 += ld(A + i * ai + j * aj) * y;
-                c1 += ld(A + (i + 1) * ai + j * aj) * y;
-            }
-            st(C + i * crs + d * L, c0);
-            st(C + (i + 1) * crs + d * L, c1);
-        }
-    }
-    for (; i < m; i++)
-        for (int64_t d = 0; d < n; d++) {
-            vf c = {0};
-            for (int64_t j = 0; j < K; j++) c += ld(A + i * ai + j * aj) * ld(B + j * brs + d * L);
-            st(C + i * crs + d * L, c);
+        for (int64_t c = 0; c < n; c++) {
+            vf acc = {0};
+            for (int64_t k = 0; k < K; k++)
+                acc += ld(A + i * ai + k * ak) * ld(B + k * bk + c * bc);
+            st(C + i * crs + c * L, acc);
         }
 }
 
@@ -243,7 +200,7 @@ static int forward_groups(const float *qkv, float *out, float *stats, int64_t n,
         for (int64_t h = 0; h < H; h++) {
             const float *q = x + h * D * L, *k = x + (HD + h * D) * L;
             const float *v = x + (2 * HD + h * D) * L;
-            mm_nt(q, W * L, k, W * L, s, F * L, F, F, D);
+            mm(q, W * L, L, k, L, W * L, s, F * L, F, F, D);           /* s = q k^T */
             for (int64_t i = 0; i < F; i++) {
                 float *si = s + i * F * L;
                 vf m = bc(-3.0e38f), sum = {0};
@@ -259,7 +216,7 @@ static int forward_groups(const float *qkv, float *out, float *stats, int64_t n,
                 st(st_i, m);
                 st(st_i + L, inv);
             }
-            mm_nn(s, F * L, 0, v, W * L, o + h * D * L, HD * L, F, D, F);
+            mm(s, F * L, L, v, W * L, L, o + h * D * L, HD * L, F, D, F); /* o = p v */
         }
         from_lanes(o, out, r0, nr, F * HD);
     }
@@ -283,8 +240,8 @@ static int backward_groups(const float *qkv, const float *stats, const float *do
             const int64_t qo = h * D * L, ko = (HD + h * D) * L, vo = (2 * HD + h * D) * L;
             const float *gh = go + qo;
             /* attention p recomputed from the saved maximum and normaliser; dp = dout v^T */
-            mm_nt(x + qo, W * L, x + ko, W * L, p, F * L, F, F, D);
-            mm_nt(gh, HD * L, x + vo, W * L, ds, F * L, F, F, D);
+            mm(x + qo, W * L, L, x + ko, L, W * L, p, F * L, F, F, D);
+            mm(gh, HD * L, L, x + vo, L, W * L, ds, F * L, F, F, D);
             for (int64_t i = 0; i < F; i++) {
                 float *pi = p + i * F * L, *di = ds + i * F * L;
                 const float *st_i = stats + ((g * H + h) * F + i) * 2 * L;
@@ -299,9 +256,9 @@ static int backward_groups(const float *qkv, const float *stats, const float *do
                 for (int64_t j = 0; j < F; j++)
                     st(di + j * L, ld(pi + j * L) * (ld(di + j * L) - delta));
             }
-            mm_nn(ds, F * L, 0, x + ko, W * L, gx + qo, W * L, F, D, F);   /* dq = ds k */
-            mm_nn(ds, F * L, 1, x + qo, W * L, gx + ko, W * L, F, D, F);   /* dk = ds^T q */
-            mm_nn(p, F * L, 1, gh, HD * L, gx + vo, W * L, F, D, F);       /* dv = p^T dout */
+            mm(ds, F * L, L, x + ko, W * L, L, gx + qo, W * L, F, D, F);  /* dq = ds k */
+            mm(ds, L, F * L, x + qo, W * L, L, gx + ko, W * L, F, D, F);  /* dk = ds^T q */
+            mm(p, L, F * L, gh, HD * L, L, gx + vo, W * L, F, D, F);      /* dv = p^T dout */
         }
         from_lanes(gx, dqkv, r0, nr, F * W);
     }

@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tabnn.estimators.foldse import FoldSEClassifier
-from tabnn.rules import FoldLearner, best_literal, fit_feature, gini_score
+from tabnn.rules import FoldLearner, best_literal, entropy_score, fit_feature, gini_score
 
 DATA = Path(os.environ.get("TABNN_DATA", "/work/shared/data"))
 
@@ -57,6 +57,14 @@ def test_gini_scores_of_worked_example():
     np.testing.assert_allclose(s, [-0.4308, -0.4256, -0.4718, -0.4103, -0.4487], atol=1e-4)
     # the guard: more wrong than right
     assert gini_score(1, 5, 1, 1) == -np.inf
+
+
+def test_entropy_scores_of_worked_example():
+    # FOLD-R++ paper, Table 3 (natural-log information gain of the same five literals)
+    s = entropy_score([4, 7, 6, 8, 7], [4, 1, 2, 0, 1], [4, 2, 1, 1, 0], [1, 3, 4, 4, 5])
+    np.testing.assert_allclose(s, [-0.619, -0.617, -0.665, -0.588, -0.627], atol=1e-3)
+    assert entropy_score(1, 5, 1, 1) == -np.inf
+    assert entropy_score(5, 0, 5, 0) == 0.0  # a perfect split
 
 
 def test_best_literal_on_worked_example_mixed_column():
@@ -433,9 +441,59 @@ def test_pruning_keeps_every_training_prediction(seed):
     flip = rng.random(len(y)) < 0.08  # label noise: messy programs with spare parts
     y[flip] = np.where(y[flip] == y[0], y[~flip][y[~flip] != y[0]][0], y[0])
     w = rng.uniform(0.5, 2.0, len(y))
-    full = FoldSEClassifier(prune=False, tail=0, min_samples_rule=0).fit(b.data, y, w)
-    pruned = FoldSEClassifier(tail=0, min_samples_rule=0).fit(b.data, y, w)
+    kw = dict(tail=0, min_samples_rule=0, criterion="gini")
+    full = FoldSEClassifier(prune=False, **kw).fit(b.data, y, w)
+    pruned = FoldSEClassifier(**kw).fit(b.data, y, w)
     np.testing.assert_array_equal(pruned.predict(b.data), full.predict(b.data))
     assert pruned.n_literals_ < full.n_literals_ and pruned.n_rules_ <= full.n_rules_
     with pytest.raises(ValueError, match="prune must be True or False"):
         FoldSEClassifier(prune="yes").fit(b.data, y)
+
+
+def noisy_rules(seed, n=1500, noise=0.08):
+    from tabnn.datasets import make_rules
+
+    b = make_rules(n_samples=n, n_rules=3, exceptions=True, random_state=seed)
+    rng = np.random.default_rng(seed)
+    y = np.asarray(b.target).copy()
+    flip = rng.random(len(y)) < noise
+    y[flip] = np.where(y[flip] == y[0], y[~flip][y[~flip] != y[0]][0], y[0])
+    return b.data, y
+
+
+def test_criterion_auto_keeps_the_smaller_program():
+    chosen = set()
+    for seed in range(5):
+        X, y = noisy_rules(seed)
+        fits = {c: FoldSEClassifier(criterion=c).fit(X, y) for c in ("gini", "entropy", "auto")}
+        auto, g, e = fits["auto"], fits["gini"], fits["entropy"]
+        assert (g.criterion_, e.criterion_) == ("gini", "entropy")
+        kept = fits[auto.criterion_]
+        assert auto.n_literals_ == min(g.n_literals_, e.n_literals_)
+        assert auto.rules_ == kept.rules_
+        np.testing.assert_array_equal(auto.predict(X), kept.predict(X))
+        if g.n_literals_ == e.n_literals_:  # tie: fewer training errors, then Gini
+            assert auto.score(X, y) == max(g.score(X, y), e.score(X, y))
+        chosen.add(auto.criterion_)
+    # on these seeds each heuristic gives the smaller program at least once
+    assert chosen == {"gini", "entropy"}
+    with pytest.raises(ValueError, match="criterion must be"):
+        FoldSEClassifier(criterion="log_loss").fit(X, y)
+
+
+@pytest.mark.skipif(not (DATA / "cars").exists(), reason="shared UCI data not available")
+def test_criterion_auto_on_cars_is_smaller_than_gini_alone():
+    # cars: Gini learns narrow pure exceptions (maint == 'low', maint == 'med') where
+    # information gain takes one; "auto" must not be larger than either, summed over splits
+    from sklearn.model_selection import train_test_split
+
+    from tabnn.datasets import load_dataset
+
+    b = load_dataset("cars", data_home=DATA)
+    size = {c: 0 for c in ("gini", "entropy", "auto")}
+    for seed in range(3):
+        Xtr, _, ytr, _ = train_test_split(b.data, b.target, test_size=0.2, random_state=seed)
+        for c in size:
+            clf = FoldSEClassifier(criterion=c, positive_class="negative").fit(Xtr, ytr)
+            size[c] += clf.n_literals_
+    assert size["auto"] < size["gini"] and size["auto"] <= size["entropy"]

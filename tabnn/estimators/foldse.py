@@ -15,10 +15,13 @@ from .._validation import (
     validate_X,
 )
 from ..encoding import TabularEncoder
-from ..rules import (FoldLearner, encode_feature, fit_feature, flatten, prune, rule_key,
-                     simplify)
+from ..rules import (FoldLearner, encode_feature, entropy_score, fit_feature, flatten,
+                     gini_score, prune, rule_key, simplify)
 
 __all__ = ["FoldSEClassifier"]
+
+# literal heuristics by ``criterion`` name; "auto" tries them in this order
+_CRITERIA = {"gini": gini_score, "entropy": entropy_score}
 
 
 def _target_name(y):
@@ -30,12 +33,27 @@ def _label_text(v):
     return repr(v.item() if isinstance(v, np.generic) else v)
 
 
+def _decide(rules, feats):
+    """Index of the first rule of ``rules`` that fires per row (-1: none)."""
+    n = len(feats[0].num)
+    decided = np.full(n, -1, dtype=np.int64)
+    open_ = np.ones(n, dtype=bool)
+    for i, rule in enumerate(rules):
+        if not open_.any():
+            break
+        fires = rule.evaluate(feats) & open_
+        decided[fires] = i
+        open_ &= ~fires
+    return decided
+
+
 class FoldSEClassifier(ClassifierMixin, BaseEstimator):
     """FOLD-SE rule learner: a logic program of default rules with exceptions.
 
     Learns rules such as ``label = 'yes' :- age > 38.0, education == 'Bachelors', not ab1.``
-    with exception rules ``ab1 :- ...`` (FOLD-R++ structure), choosing each literal by the
-    FOLD-SE Gini-impurity heuristic with one prefix-sum pass per column. Numeric columns get
+    with exception rules ``ab1 :- ...`` (FOLD-R++ structure), choosing each literal by a
+    heuristic score (FOLD-SE's Gini impurity, FOLD-R++'s information gain, or both with the
+    smaller program kept) with one prefix-sum pass per column. Numeric columns get
     ``<=`` / ``>`` literals, categorical columns ``==`` / ``!=`` literals (no one-hot); object
     columns mixing numbers and strings get both. Binary problems learn rules for the
     ``positive_class`` (everything else is the other class); multi-class problems use the
@@ -65,6 +83,18 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         FOLD-R++ / FOLD-RM behaviour.
     max_depth : int, default=10
         Maximum nesting depth of exceptions.
+    criterion : {"auto", "gini", "entropy"}, default="auto"
+        Literal heuristic. ``"gini"``: FOLD-SE's weighted Gini impurity of the split;
+        ``"entropy"``: FOLD-R++'s information gain. ``"auto"`` learns the program with each
+        (on the same encoded columns) and keeps the one with fewer literals, then fewer
+        (weighted) training errors, then Gini. Greedy covering can take a longer path with
+        either score: Gini favours narrow pure exceptions (cars: ``maint == 'low'`` and
+        ``maint == 'med'`` where information gain takes one ``maint != 'vhigh', maint !=
+        'high'``), information gain sometimes a first literal that needs more repair. On the
+        FOLD-R++ binary sets (80/20, 10 seeds) ``"auto"`` has at most as many rules and
+        literals as either alone on 14 of 15 sets at equal accuracy (cars: 10.8 -> 9.1
+        rules, 22.9 -> 18.3 literals); it costs a second learning pass (encoding is shared).
+        The chosen one is ``criterion_``.
     prune : bool, default=True
         Binary problems: after learning, drop every top-level or exception rule whose removal
         changes no training prediction, one at a time until none qualifies (see
@@ -85,6 +115,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         Class labels (any type).
     positive_class_ : object
         Binary: the class described by the rules. None for multi-class.
+    criterion_ : str
+        The literal heuristic of the kept program (``"gini"`` or ``"entropy"``).
     default_class_ : object
         Class predicted when no rule fires (binary: the other class; multi-class: the most
         frequent class among the training rows that no rule decides).
@@ -153,6 +185,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         tail=0.005,
         max_depth=10,
         min_samples_rule=2,
+        criterion="auto",
         prune=True,
         positive_class="auto",
         categorical_features="auto",
@@ -161,6 +194,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self.tail = tail
         self.max_depth = max_depth
         self.min_samples_rule = min_samples_rule
+        self.criterion = criterion
         self.prune = prune
         self.positive_class = positive_class
         self.categorical_features = categorical_features
@@ -189,6 +223,11 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ):
             raise ValueError(
                 f"min_samples_rule must be a number >= 0, got {self.min_samples_rule!r}."
+            )
+        if not (isinstance(self.criterion, str)
+                and (self.criterion == "auto" or self.criterion in _CRITERIA)):
+            raise ValueError(
+                f"criterion must be 'auto', 'gini' or 'entropy', got {self.criterion!r}."
             )
         if not isinstance(self.prune, (bool, np.bool_)):
             raise ValueError(f"prune must be True or False, got {self.prune!r}.")
@@ -232,8 +271,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self._specs, self._roles = specs, roles
         self.classes_ = classes
         K = len(classes)
-        learner = FoldLearner(feats, specs, w, self.ratio, self.tail, self.max_depth,
-                              min_samples=self.min_samples_rule)
+        pos = None
         if K == 2:
             if isinstance(self.positive_class, str) and self.positive_class == "auto":
                 pos = int(np.argmax(np.bincount(codes, weights=w, minlength=2)))
@@ -245,17 +283,18 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
                         f"{list(classes)}."
                     )
                 pos = int(hit[0])
-            is_pos = codes == pos
-            rules = learner.fold(np.flatnonzero(is_pos), np.flatnonzero(~is_pos))
-            heads, default = [pos] * len(rules), 1 - pos
-            self.positive_class_ = classes[pos]
-        else:
-            rules, heads, default = learner.fold_rm(codes, K)
-            self.positive_class_ = None
-        self._rules = [simplify(r) for r in rules]
-        if K == 2 and self.prune:
-            self._rules = [simplify(r) for r in prune(self._rules, feats)]
-            heads = [pos] * len(self._rules)
+        self.positive_class_ = None if pos is None else classes[pos]
+        names = tuple(_CRITERIA) if self.criterion == "auto" else (self.criterion,)
+        best = None
+        for name in names:
+            learned = self._learn(feats, specs, codes, w, K, pos, _CRITERIA[name])
+            rules, heads, default = learned
+            labels = np.append(heads, default)[_decide(rules, feats)]
+            key = (sum(len(line.literals) for line in flatten(rules, heads)[0]),
+                   float(w[labels != codes].sum()))
+            if best is None or key < best[0]:
+                best = (key, name, learned)
+        _, self.criterion_, (self._rules, heads, default) = best
         self._heads = np.asarray(heads, dtype=np.int64)
         self._default = int(default)
         self.default_class_ = classes[self._default]
@@ -263,6 +302,20 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self._build_program()
         self._fit_proba(feats, codes, w)
         return self
+
+    def _learn(self, feats, specs, codes, w, K, pos, heuristic):
+        """One program: (simplified top-level rules, their class codes, default class code)."""
+        learner = FoldLearner(feats, specs, w, self.ratio, self.tail, self.max_depth,
+                              heuristic=heuristic, min_samples=self.min_samples_rule)
+        if K == 2:
+            is_pos = codes == pos
+            rules = learner.fold(np.flatnonzero(is_pos), np.flatnonzero(~is_pos))
+            rules = [simplify(r) for r in rules]
+            if self.prune:
+                rules = [simplify(r) for r in prune(rules, feats)]
+            return rules, [pos] * len(rules), 1 - pos
+        rules, heads, default = learner.fold_rm(codes, K)
+        return [simplify(r) for r in rules], heads, default
 
     def _build_program(self):
         lines, self._ab_names = flatten(
@@ -277,17 +330,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self.n_literals_ = int(sum(len(line.literals) for line in lines))
 
     def _decide(self, feats):
-        """Index of the first top-level rule that fires per row (-1: none)."""
-        n = len(feats[0].num)
-        decided = np.full(n, -1, dtype=np.int64)
-        open_ = np.ones(n, dtype=bool)
-        for i, rule in enumerate(self._rules):
-            if not open_.any():
-                break
-            fires = rule.evaluate(feats) & open_
-            decided[fires] = i
-            open_ &= ~fires
-        return decided
+        return _decide(self._rules, feats)
 
     def _fit_proba(self, feats, codes, w):
         K, R = len(self.classes_), len(self._rules)

@@ -2,7 +2,7 @@
 
 from ._encode import FeatureData, FeatureSpec, encode_feature, fit_feature
 from ._fold import FoldLearner
-from ._literals import Literal, best_literal, gini_score
+from ._literals import Literal, best_literal, entropy_score, gini_score
 from ._program import ProgramRule, Rule, flatten, prune, rule_key, simplify
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Rule",
     "best_literal",
     "encode_feature",
+    "entropy_score",
     "fit_feature",
     "flatten",
     "gini_score",

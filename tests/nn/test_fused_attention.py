@@ -160,3 +160,20 @@ def test_environment_switch_turns_the_kernel_off():
             "assert not InteractingLayer(8, 4, 2)._fused(torch.randn(3, 4, 8), False)")
     env = dict(os.environ, TABNN_FUSED_ATTENTION="0")
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_failed_build_is_tried_once_per_machine(tmp_path):
+    # a "compiler" that always fails and counts its calls; a fresh process per attempt
+    calls = tmp_path / "calls"
+    cc = tmp_path / "cc"
+    cc.write_text(f"#!/bin/sh\necho x >> {calls}\nexit 1\n")
+    cc.chmod(0o755)
+    env = dict(os.environ, CC=str(cc), TABNN_CACHE_DIR=str(tmp_path / "cache"))
+    code = "from tabnn.nn import fused_attention; assert not fused_attention.available()"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    if not sys.platform.startswith("linux") or not torch.backends.openmp.is_available():
+        assert not calls.exists()  # never tried there
+        return
+    assert len(calls.read_text().split()) == len(_FLAG_SETS)  # first process only
+    assert len(list((tmp_path / "cache").glob("*.failed"))) == len(_FLAG_SETS)

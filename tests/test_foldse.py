@@ -431,6 +431,36 @@ def test_prune_removes_rules_that_change_no_training_prediction():
     assert len(kept) == 2
 
 
+def test_prune_budget_removes_the_cheapest_rules_within_the_budget():
+    from tabnn.rules import Rule, prune
+    from tabnn.rules._literals import Literal
+
+    A = np.column_stack([np.arange(100) % 10, np.arange(100) // 10]).astype(float)
+    specs, feats = zip(*[fit_feature(A[:, j], f"x{j}", j, False) for j in range(2)])
+    feats = list(feats)
+    main = Rule([Literal(0, "x0", "<=", 4.0, 4)])
+    x0_gt_8 = Literal(0, "x0", ">", 8.0, 8)
+    row9 = Rule([x0_gt_8, Literal(1, "x1", "<=", 0.0, 0)])  # one positive row each
+    row19 = Rule([x0_gt_8, Literal(1, "x1", ">", 0.0, 0), Literal(1, "x1", "<=", 1.0, 1)])
+    target = (A[:, 0] <= 4) | (np.arange(100) == 9) | (np.arange(100) == 19)
+    program = [main, row9, row19]
+
+    def errors(rules, w=np.ones(100)):
+        fired = np.zeros(100, dtype=bool)
+        for r in rules:
+            fired |= r.evaluate(feats)
+        return w[fired != target].sum()
+
+    assert prune(program, feats, target, budget=0.5) == program  # each costs a row
+    one = prune(program, feats, target, budget=1.0)
+    assert len(one) == 2 and errors(one) == 1  # the budget is for all removals together
+    assert prune(program, feats, target, budget=2.0) == [main]
+    w = np.ones(100)
+    w[9] = 3.0  # row 9 now costs 3: only the cheaper rule goes
+    assert prune(program, feats, target, w, budget=2.0) == [main, row9]
+    assert prune(program, feats, budget=5.0) == program  # no target: exact pass only
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pruning_keeps_every_training_prediction(seed):
     from tabnn.datasets import make_rules
@@ -446,6 +476,13 @@ def test_pruning_keeps_every_training_prediction(seed):
     pruned = FoldSEClassifier(**kw).fit(b.data, y, w)
     np.testing.assert_array_equal(pruned.predict(b.data), full.predict(b.data))
     assert pruned.n_literals_ < full.n_literals_ and pruned.n_rules_ <= full.n_rules_
+    # the default (tail) budget: at most max(tail * weight, min_samples_rule) more errors
+    tailed = FoldSEClassifier(criterion="gini").fit(b.data, y, w)
+    exact = FoldSEClassifier(criterion="gini", prune=False).fit(b.data, y, w)
+    budget = max(0.005 * w.sum(), 2.0)
+    err = {m: w[m.predict(b.data) != y].sum() for m in (tailed, exact)}
+    assert err[tailed] <= err[exact] + budget + 1e-9
+    assert tailed.n_literals_ < pruned.n_literals_
     with pytest.raises(ValueError, match="prune must be True or False"):
         FoldSEClassifier(prune="yes").fit(b.data, y)
 
@@ -463,7 +500,7 @@ def noisy_rules(seed, n=1500, noise=0.08):
 
 def test_criterion_auto_keeps_the_smaller_program():
     chosen = set()
-    for seed in range(5):
+    for seed in range(9):
         X, y = noisy_rules(seed)
         fits = {c: FoldSEClassifier(criterion=c).fit(X, y) for c in ("gini", "entropy", "auto")}
         auto, g, e = fits["auto"], fits["gini"], fits["entropy"]

@@ -11,8 +11,9 @@ pass instead of storing them. The 26-field benchmark model of ``benchmarks/train
 The kernel is compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) the first
 time it is needed and cached in ``$TABNN_CACHE_DIR`` (default ``~/.cache/tabnn``), one build per
 source, compiler and CPU; a failed build is remembered there too (an empty ``.failed`` file:
-delete it, or the cache, to retry after installing a compiler). Its threads are OpenMP threads, the pool PyTorch itself runs on, so
-it is used only where PyTorch was built with OpenMP (Linux). Where it cannot be built, or with
+delete it, or the cache, to retry after installing a compiler). Its threads are OpenMP
+threads, the pool PyTorch itself runs on, so it is used only where PyTorch was built with
+OpenMP (Linux). Where it cannot be built, or with
 ``TABNN_FUSED_ATTENTION=0`` in the environment, the layers compute the same attention with
 PyTorch operations: the two agree to float32 rounding. Setting the module attribute
 ``enabled`` to False does the same within a running process (``benchmarks/fused_attention.py``

@@ -9,8 +9,9 @@ category strings, so its results depend on ``PYTHONHASHSEED``; set it for reprod
 FOLD-R++ authors' positive class for FOLD-SE and ``foldrpp`` alike (F1 of that class);
 multi-class sets report weighted F1 (FOLD-RM convention).
 
-Methods: ``foldse`` (tabnn FoldSEClassifier, ratio=0.5, tail=0.005), ``foldrpp`` (official
-FOLD-R++ package, PyPI ``foldrpp``, ratio=0.5; binary only), ``ripper`` (PyPI
+Methods: ``foldse`` (tabnn FoldSEClassifier with its defaults: ratio=0.5, tail=0.005,
+criterion='auto', prune=True), ``foldrpp`` (official FOLD-R++ package, PyPI ``foldrpp``,
+ratio=0.5; binary only), ``ripper`` (PyPI
 ``wittgenstein``; binary only), ``dtree`` (scikit-learn DecisionTreeClassifier, default
 parameters, categoricals ordinal-encoded) and ``lgbm`` (LightGBM, default parameters, native
 categoricals). Missing baselines (package not installed) are skipped.

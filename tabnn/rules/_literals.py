@@ -107,14 +107,14 @@ def entropy_score(tp, fn, tn, fp):
     covered and the uncovered part, so higher is better; ``-inf`` when the literal
     misclassifies more than it gets right. Works elementwise on arrays.
     """
-    tp, fn, tn, fp = (np.asarray(a, dtype=np.float64) for a in (tp, fn, tn, fp))
-
-    def part(a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(a > 0, a * np.log(np.where(a > 0, a / (a + b), 1.0)), 0.0)
-
+    tp, fn, tn, fp = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                           for a in (tp, fn, tn, fp)))
+    a = np.stack([tp, fp, tn, fn])  # the four F(a, b) terms in one pass
+    b = np.stack([fp, tp, fn, tn])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(a > 0, a * np.log(np.where(a > 0, a / (a + b), 1.0)), 0.0)
     tot = tp + fn + tn + fp
-    s = (part(tp, fp) + part(fp, tp) + part(tn, fn) + part(fn, tn)) / np.where(tot > 0, tot, 1.0)
+    s = terms.sum(axis=0) / np.where(tot > 0, tot, 1.0)
     return np.where(fp + fn > tp + tn, -np.inf, s)
 
 

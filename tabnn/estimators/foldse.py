@@ -291,16 +291,18 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
                 pos = int(hit[0])
         self.positive_class_ = None if pos is None else classes[pos]
         names = tuple(_CRITERIA) if self.criterion == "auto" else (self.criterion,)
-        best = None
-        for name in names:
-            learned = self._learn(feats, specs, codes, w, K, pos, _CRITERIA[name])
-            rules, heads, default = learned
+        programs = [(name, self._learn(feats, specs, codes, w, K, pos, _CRITERIA[name]))
+                    for name in names]
+
+        def smaller(program):  # fewer literals, then fewer training errors, then list order
+            rules, heads, default = program[1]
             labels = np.append(heads, default)[_decide(rules, feats)]
-            key = (sum(len(line.literals) for line in flatten(rules, heads)[0]),
-                   float(w[labels != codes].sum()))
-            if best is None or key < best[0]:
-                best = (key, name, learned)
-        _, self.criterion_, (self._rules, heads, default) = best
+            return (sum(len(line.literals) for line in flatten(rules, heads)[0]),
+                    float(w[labels != codes].sum()))
+
+        self.criterion_, (self._rules, heads, default) = (
+            min(programs, key=smaller) if len(programs) > 1 else programs[0]
+        )
         self._heads = np.asarray(heads, dtype=np.int64)
         self._default = int(default)
         self.default_class_ = classes[self._default]

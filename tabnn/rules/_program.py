@@ -209,10 +209,11 @@ def prune(rules, features, target=None, weight=None, budget=0.0):
         setattr(owner, attr, items[:k] + items[k + 1:])
 
     before = fires()
-    same = next((r for r in removals() if np.array_equal(without(*r, fires), before)), None)
-    while same is not None:
-        remove(*same)
+    while True:
         same = next((r for r in removals() if np.array_equal(without(*r, fires), before)), None)
+        if same is None:
+            break
+        remove(*same)
 
     if budget > 0 and target is not None:
         target = np.asarray(target, dtype=bool)

@@ -12,6 +12,11 @@ by every model):
   ``+-inf``, which tabnn treats as missing) become 0 in the scaled view and are flagged in
   ``numeric_missing``; the untouched floats stay available as ``raw``;
 * every statistic honours ``sample_weight`` (a weight of k is the same as k copies of a row).
+
+Besides the encoder, the module offers the pieces other learners build on: :func:`column_roles`
+(which columns are categorical) and :func:`to_float` (a column's numbers under the missing-value
+convention above). :meth:`TabularEncoder.partial_fit` grows the vocabularies batch by batch for
+data that arrives in chunks.
 """
 
 from __future__ import annotations
@@ -26,9 +31,19 @@ from scipy.special import ndtri
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._validation import ColumnTable, validate_sample_weight, validate_X
+from ._params import Interval, InstanceOf, Options, validate_params
+from ._validation import ColumnTable, as_column_table, validate_sample_weight, validate_X
 
-__all__ = ["TabularEncoder", "FieldSpec", "EncodedTable", "MISSING", "UNKNOWN", "stable_hash"]
+__all__ = [
+    "TabularEncoder",
+    "FieldSpec",
+    "EncodedTable",
+    "MISSING",
+    "UNKNOWN",
+    "column_roles",
+    "stable_hash",
+    "to_float",
+]
 
 MISSING = 0
 UNKNOWN = 1
@@ -198,6 +213,106 @@ def _sort_key(values):
     return np.argsort(np.asarray([str(v) for v in values], dtype=str), kind="stable")
 
 
+def column_roles(X, categorical_features="auto"):
+    """The role of every column of ``X``: ``"categorical"`` or ``"numeric"``.
+
+    The rule every tabnn estimator uses to decide how a column is read; learners with their
+    own encodings call it so that they agree with :class:`TabularEncoder` column for column.
+
+    Parameters
+    ----------
+    X : array-like, pandas or polars DataFrame, or ColumnTable
+        The data (only the column dtypes and names are looked at).
+    categorical_features : "auto", list of str or int, or array-like of bool, default="auto"
+        ``"auto"``: string, object (holding strings), bool, pandas ``category`` and polars
+        ``String`` / ``Categorical`` / ``Enum`` columns are categorical, every other column
+        numeric. Otherwise the categorical columns by name, by index, or as a boolean mask
+        with one entry per column.
+
+    Returns
+    -------
+    roles : list of str
+        One role per column, in column order.
+
+    Raises
+    ------
+    ValueError
+        When ``categorical_features`` names an unknown column or an index out of range.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabnn.encoding import column_roles
+    >>> X = pd.DataFrame({"city": ["a", "b"], "zip": [1010, 2020], "price": [1.5, 2.0]})
+    >>> column_roles(X)
+    ['categorical', 'numeric', 'numeric']
+    >>> column_roles(X, categorical_features=["city", "zip"])
+    ['categorical', 'categorical', 'numeric']
+    """
+    table = as_column_table(X)
+    names = table.names
+    spec = categorical_features
+    if isinstance(spec, str) and spec == "auto":
+        flags = [c.kind == "categorical" for c in table.columns]
+    else:
+        spec = list(np.asarray(spec).ravel()) if not isinstance(spec, list) else spec
+        if len(spec) == len(names) and all(isinstance(s, (bool, np.bool_)) for s in spec):
+            flags = [bool(s) for s in spec]
+        else:
+            flags = [False] * len(names)
+            for s in spec:
+                if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
+                    if not -len(names) <= s < len(names):
+                        raise ValueError(f"categorical_features index {s} is out of range.")
+                    flags[int(s)] = True
+                elif str(s) in names:
+                    flags[names.index(str(s))] = True
+                else:
+                    raise ValueError(f"categorical_features names unknown column {s!r}.")
+    return ["categorical" if f else "numeric" for f in flags]
+
+
+def to_float(values, name="column"):
+    """The numbers of one column as float64, with NaN for every missing value.
+
+    Missing means None, NaN, ``pd.NA`` and also ``+-inf``: tabnn treats an infinite value as
+    missing, so no model ever sees one.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples,)
+        A numeric column, or an object / categorical column holding only numbers (and missing
+        values) or their text.
+    name : str, default="column"
+        The column's name, for the error message.
+
+    Returns
+    -------
+    x : ndarray of float64, shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        When a value is not a number.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        x = np.asarray(values, dtype=np.float64)
+    else:
+        try:
+            x = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)),
+                              errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"Column {name!r} is treated as numeric but holds non-numeric values; "
+                "list it in categorical_features."
+            ) from exc
+    return np.where(np.isinf(x), np.nan, x)
+
+
+def _categorical_features_ok(value):
+    return isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series))
+
+
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """Encode a mixed table into categorical codes and scaled numerics.
 
@@ -253,6 +368,18 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     [('city', 'categorical', 4), ('price', 'numeric', 0)]
     """
 
+    _param_constraints = {
+        "categorical_features": [
+            Options("auto"),
+            InstanceOf(object, "a list of column names or indices, or a boolean mask",
+                       check=_categorical_features_ok),
+        ],
+        "min_frequency": [Interval("real", 0, None)],
+        "max_cardinality": [Interval("int", 1, None), Options(None)],
+        "numeric_scaling": [Options("quantile", "robust", "standard", "minmax", None)],
+        "n_bins": [Interval("int", 2, None)],
+    }
+
     def __init__(
         self,
         categorical_features="auto",
@@ -273,42 +400,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def _check_params(self):
-        if self.numeric_scaling not in ("quantile", "robust", "standard", "minmax", None):
-            raise ValueError(
-                "numeric_scaling must be 'quantile', 'robust', 'standard', 'minmax' or None, "
-                f"got {self.numeric_scaling!r}."
-            )
-        if not (isinstance(self.min_frequency, (int, float)) and self.min_frequency >= 0):
-            raise ValueError(f"min_frequency must be a number >= 0, got {self.min_frequency!r}.")
-        if self.max_cardinality is not None and not (
-            isinstance(self.max_cardinality, (int, np.integer)) and self.max_cardinality >= 1
-        ):
-            raise ValueError(
-                f"max_cardinality must be a positive int or None, got {self.max_cardinality!r}."
-            )
-        if not (isinstance(self.n_bins, (int, np.integer)) and self.n_bins >= 2):
-            raise ValueError(f"n_bins must be an int >= 2, got {self.n_bins!r}.")
-
     def _roles(self, table):
-        names = table.names
-        spec = self.categorical_features
-        if isinstance(spec, str) and spec == "auto":
-            return [c.kind == "categorical" for c in table.columns]
-        spec = list(np.asarray(spec).ravel()) if not isinstance(spec, list) else spec
-        if len(spec) == len(names) and all(isinstance(s, (bool, np.bool_)) for s in spec):
-            return [bool(s) for s in spec]
-        flags = [False] * len(names)
-        for s in spec:
-            if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
-                if not -len(names) <= s < len(names):
-                    raise ValueError(f"categorical_features index {s} is out of range.")
-                flags[int(s)] = True
-            elif str(s) in names:
-                flags[names.index(str(s))] = True
-            else:
-                raise ValueError(f"categorical_features names unknown column {s!r}.")
-        return flags
+        return [r == "categorical" for r in column_roles(table, self.categorical_features)]
 
     # ------------------------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None):
@@ -327,7 +420,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TabularEncoder
         """
-        self._check_params()
+        validate_params(self)
+        self.__dict__.pop("_rare_counts", None)
+        return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
         table = validate_X(self, X, reset=True)
         sw = validate_sample_weight(sample_weight, table.n_rows)
         roles = self._roles(table)
@@ -339,6 +436,106 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         )
         self._index_cache = {}
         return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Grow the vocabularies with one batch of rows, for data that arrives in chunks.
+
+        The first call on an unfitted encoder is :meth:`fit` on the batch. Each later call
+        (also after :meth:`fit`) adds the values it has not seen yet to the vocabulary of their
+        column, after the existing ones, in the same sorted order :meth:`fit` uses. Codes that
+        were handed out never change, so rows encoded before a call encode the same after it:
+        histograms or embeddings indexed by code stay valid while the vocabulary grows.
+
+        What stays fixed after the first call, because changing it would recode rows already
+        seen:
+
+        * numeric columns keep their scaling, bin edges and missing indicator (quantiles of
+          separate batches cannot be merged exactly) -- fit on a representative sample first
+          when the first batch is not one;
+        * a column hashed by the first call stays hashed; a vocabulary column stops growing at
+          ``max_cardinality`` values, later new values get the unknown code.
+
+        A new value joins the vocabulary once its (weighted) count over the ``partial_fit``
+        calls reaches ``min_frequency``; until then it is encoded as unknown.
+
+        Parameters
+        ----------
+        X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
+            One batch, with the columns seen by the first call (matched by name).
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the batch's rows in the vocabulary counts.
+
+        Returns
+        -------
+        self : TabularEncoder
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from tabnn import TabularEncoder
+        >>> enc = TabularEncoder().partial_fit(pd.DataFrame({"city": ["b", "a"]}))
+        >>> enc.partial_fit(pd.DataFrame({"city": ["c", "a"]})).schema_[0].categories.tolist()
+        ['a', 'b', 'c']
+        >>> enc.encode_binned(pd.DataFrame({"city": ["a", "b", "c", None]})).ravel().tolist()
+        [2, 3, 4, 0]
+        """
+        validate_params(self)
+        first = not hasattr(self, "schema_")
+        if first:
+            self._fit(X, sample_weight)
+            self._rare_counts = {}
+        table = validate_X(self, X, reset=False)
+        sw = validate_sample_weight(sample_weight, table.n_rows)
+        for spec in self.schema_:
+            if spec.role == "categorical" and not spec.hashed:
+                # on the first call only the values fit left out (rare ones) are new
+                self._grow_vocabulary(spec, table[spec.index], sw, count_known=not first)
+        return self
+
+    def _grow_vocabulary(self, spec, col, sw, count_known):
+        inverse, uniques = _factorize(col.values)
+        present = inverse >= 0
+        spec.has_missing = spec.has_missing or bool((sw[~present] > 0).any())
+        if len(uniques) == 0:
+            return
+        counts = np.bincount(inverse[present], weights=sw[present], minlength=len(uniques))
+        pos = self._vocab_index(spec).get_indexer(pd.Index(uniques, dtype=object))
+        known = pos >= 0
+        if count_known:
+            spec.counts[pos[known]] += counts[known]
+        fresh = ~known & (counts > 0)
+        if not fresh.any():
+            return
+        values, totals = uniques[fresh], counts[fresh]
+        rare = self.__dict__.setdefault("_rare_counts", {})
+        pending = rare.pop(spec.name, None)
+        if pending is not None:
+            index = pd.Index(values, dtype=object)
+            totals = totals + pending.reindex(index, fill_value=0.0).to_numpy()
+            pending = pending.drop(index, errors="ignore")
+        frequent = totals >= max(self.min_frequency, 1e-12)
+        waiting = [pending] if pending is not None and len(pending) else []
+        if not frequent.all():
+            waiting.append(pd.Series(totals[~frequent],
+                                     index=pd.Index(values[~frequent], dtype=object)))
+        if waiting:
+            rare[spec.name] = pd.concat(waiting) if len(waiting) > 1 else waiting[0]
+        admit = frequent
+        if self.max_cardinality is not None:
+            room = int(self.max_cardinality) - (spec.n_codes - N_RESERVED)
+            admit = frequent & (np.cumsum(frequent) <= max(room, 0))
+        if not admit.any():
+            return
+        new, new_counts = values[admit], totals[admit]
+        order = _sort_key(new)
+        spec.categories = np.concatenate([spec.categories, new[order]])
+        spec.counts = np.concatenate([spec.counts, new_counts[order]])
+        spec.n_codes = N_RESERVED + len(spec.categories)
+        cache = self.__dict__.setdefault("_index_cache", {})
+        cache.pop(spec.name, None)
+        cache.pop(("dtype", spec.name), None)
 
     def _fit_categorical(self, col, j, sw):
         inverse, uniques = _factorize(col.values)
@@ -394,18 +591,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _as_float(col):
-        if col.kind == "numeric":
-            x = np.asarray(col.values, dtype=np.float64)
-        else:
-            try:
-                x = pd.to_numeric(pd.Series(np.asarray(col.values, dtype=object)),
-                                  errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(
-                    f"Column {col.name!r} is treated as numeric but holds non-numeric values; "
-                    "list it in categorical_features."
-                ) from exc
-        return np.where(np.isinf(x), np.nan, x)
+        return to_float(col.values, col.name)
 
     # ------------------------------------------------------------------------------------------
     def _vocab_index(self, spec):

@@ -239,3 +239,136 @@ def test_threaded_column_encoding_matches_one_thread(monkeypatch):
     np.testing.assert_array_equal(m1, m4)
     for a, b in zip(e1, e4):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# public API for the other learners: column roles, numbers, growing vocabularies
+# ---------------------------------------------------------------------------------------------
+def test_column_roles_agree_with_the_encoder(frame):
+    roles = encoding.column_roles(frame)
+    assert roles == [f.role for f in TabularEncoder().fit(frame).schema_]
+    assert encoding.column_roles(frame, ["price", 4]) == [
+        "numeric", "numeric", "numeric", "categorical", "categorical"]
+    mask = [True, False, False, False, True]
+    assert encoding.column_roles(frame.to_numpy(), mask)[::4] == ["categorical"] * 2
+    with pytest.raises(ValueError, match="unknown column 'nope'"):
+        encoding.column_roles(frame, ["nope"])
+
+
+def test_to_float_treats_inf_and_none_as_missing():
+    x = encoding.to_float(np.array([1, np.inf, -np.inf, 2.5]))
+    np.testing.assert_array_equal(np.isnan(x), [False, True, True, False])
+    y = encoding.to_float(np.array(["3", None, 4.0], dtype=object))
+    np.testing.assert_array_equal(y[[0, 2]], [3.0, 4.0])
+    assert np.isnan(y[1])
+    with pytest.raises(ValueError, match="'price' is treated as numeric"):
+        encoding.to_float(np.array(["a"], dtype=object), "price")
+
+
+def test_partial_fit_grows_vocabulary_and_never_recodes(frame):
+    first, second = frame.iloc[:3], frame.iloc[3:]
+    enc = TabularEncoder().partial_fit(first)
+    # the first call is fit on the batch
+    fitted = TabularEncoder().fit(first)
+    for a, b in zip(enc.schema_, fitted.schema_):
+        assert a.n_codes == b.n_codes and a.role == b.role
+    before = enc.encode_binned(frame)
+    enc.partial_fit(second)
+    after = enc.encode_binned(frame)
+    city = enc.schema_[0]
+    # 'paris', 'rome' from the first batch keep their codes; 'oslo' is appended after them
+    assert list(city.categories) == ["paris", "rome", "oslo"]
+    known = before != UNKNOWN
+    np.testing.assert_array_equal(after[known], before[known])
+    assert (after[:, :3] != UNKNOWN).all()
+    np.testing.assert_array_equal(city.counts, [2, 2, 1])
+    # numeric columns keep what the first call learned
+    np.testing.assert_array_equal(enc.schema_[3].bin_edges, fitted.schema_[3].bin_edges)
+    # after fit, partial_fit continues from the fitted vocabulary
+    cont = TabularEncoder().fit(first).partial_fit(second)
+    np.testing.assert_array_equal(cont.encode_binned(frame), after)
+    with pytest.raises(ValueError, match="missing"):
+        enc.partial_fit(frame.drop(columns="price"))
+
+
+def test_partial_fit_min_frequency_max_cardinality_and_categorical_dtype():
+    enc = TabularEncoder(min_frequency=2).partial_fit(pd.DataFrame({"c": ["a", "a", "b"]}))
+    assert list(enc.schema_[0].categories) == ["a"]
+    # 'b' reaches min_frequency over two calls, 'z' not yet
+    enc.partial_fit(pd.DataFrame({"c": pd.Categorical(["b", "z"], categories=["b", "q", "z"])}))
+    assert list(enc.schema_[0].categories) == ["a", "b"]
+    codes = enc.encode_binned(pd.DataFrame({"c": ["a", "b", "z", None]})).ravel()
+    np.testing.assert_array_equal(codes, [2, 3, UNKNOWN, MISSING])
+    # weights count, as in fit
+    enc.partial_fit(pd.DataFrame({"c": ["q"]}), sample_weight=[2.0])
+    assert list(enc.schema_[0].categories) == ["a", "b", "q"]
+    capped = TabularEncoder(max_cardinality=3).partial_fit(pd.DataFrame({"c": ["x", "y"]}))
+    capped.partial_fit(pd.DataFrame({"c": ["w", "v", "u"]}))
+    assert list(capped.schema_[0].categories) == ["x", "y", "w"]
+    assert capped.encode_binned(pd.DataFrame({"c": ["v"]}))[0, 0] == UNKNOWN
+    hashed = TabularEncoder(max_cardinality=1).partial_fit(pd.DataFrame({"c": ["x", "y"]}))
+    hashed.partial_fit(pd.DataFrame({"c": ["w"]}))
+    assert hashed.schema_[0].hashed and hashed.schema_[0].n_codes == 3
+    pickle.loads(pickle.dumps(enc)).partial_fit(pd.DataFrame({"c": ["z"]}))
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"numeric_scaling": "log"}, "numeric_scaling"),
+    ({"min_frequency": -1}, "min_frequency"),
+    ({"max_cardinality": 0}, "max_cardinality"),
+    ({"n_bins": 1}, "n_bins"),
+    ({"categorical_features": "city"}, "categorical_features"),
+])
+def test_invalid_parameters_name_the_parameter(frame, params, name):
+    from tabnn._params import InvalidParameterError
+
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of TabularEncoder"):
+            getattr(TabularEncoder(**params), method)(frame)
+
+
+def _private_encoding_uses(path):
+    """Names starting with ``_`` that ``path`` takes from :mod:`tabnn.encoding`."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    from_encoding = set()  # local names bound to the module or to objects of it
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("encoding"):
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    found.append(alias.name)
+                from_encoding.add(alias.asname or alias.name)
+        elif isinstance(node, ast.ImportFrom) and any(a.name == "encoding" for a in node.names):
+            from_encoding.update(a.asname or a.name for a in node.names if a.name == "encoding")
+        elif isinstance(node, ast.Import):
+            from_encoding.update(a.asname or a.name for a in node.names
+                                 if a.name.endswith(".encoding"))
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                and not node.attr.startswith("__")):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in from_encoding:
+                found.append(f"{base.id}.{node.attr}")
+    return found
+
+
+def test_rule_learner_and_ranker_use_only_the_public_encoder_api(tmp_path):
+    from pathlib import Path
+
+    root = Path(encoding.__file__).parent
+    files = [*sorted((root / "rules").glob("*.py")), *sorted((root / "ranking").glob("*.py")),
+             root / "estimators" / "foldse.py", root / "estimators" / "outrank.py"]
+    assert len(files) >= 8
+    uses = {f.name: _private_encoding_uses(f) for f in files}
+    assert not any(uses.values()), uses
+    # the scan itself catches both forms
+    probe = tmp_path / "probe.py"
+    probe.write_text("from tabnn.encoding import TabularEncoder, _factorize\n"
+                     "from tabnn import encoding\nTabularEncoder._as_float(1)\n"
+                     "encoding._sort_key(2)\n")
+    assert _private_encoding_uses(probe) == [
+        "_factorize", "TabularEncoder._as_float", "encoding._sort_key"]

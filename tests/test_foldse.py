@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from tabnn._params import InvalidParameterError
 from tabnn.estimators.foldse import FoldSEClassifier
 from tabnn.rules import FoldLearner, best_literal, entropy_score, fit_feature, gini_score
 
@@ -355,6 +356,10 @@ def test_numpy_object_input_and_params():
         FoldSEClassifier(min_samples_rule=-1).fit(X, y)
     with pytest.raises(ValueError, match="positive_class"):
         FoldSEClassifier(positive_class="maybe").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'max_depth' parameter"):
+        FoldSEClassifier(max_depth=1.5).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'categorical_features' parameter"):
+        FoldSEClassifier(categorical_features="x0").fit(X, y)
 
 
 def test_tail_and_ratio_control_size():
@@ -483,7 +488,7 @@ def test_pruning_keeps_every_training_prediction(seed):
     err = {m: w[m.predict(b.data) != y].sum() for m in (tailed, exact)}
     assert err[tailed] <= err[exact] + budget + 1e-9
     assert tailed.n_literals_ < pruned.n_literals_
-    with pytest.raises(ValueError, match="prune must be True or False"):
+    with pytest.raises(InvalidParameterError, match="'prune' parameter of FoldSEClassifier"):
         FoldSEClassifier(prune="yes").fit(b.data, y)
 
 
@@ -514,7 +519,7 @@ def test_criterion_auto_keeps_the_smaller_program():
         chosen.add(auto.criterion_)
     # on these seeds each heuristic gives the smaller program at least once
     assert chosen == {"gini", "entropy"}
-    with pytest.raises(ValueError, match="criterion must be"):
+    with pytest.raises(InvalidParameterError, match="'criterion' parameter"):
         FoldSEClassifier(criterion="log_loss").fit(X, y)
 
 

@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
+from tabnn._params import InvalidParameterError
 from tabnn.datasets import make_ctr
 from tabnn.estimators.outrank import (
     OutRankSelector,
@@ -113,8 +114,14 @@ def test_threshold_k_all_and_params():
     assert set(sel.get_feature_names_out()) == set(X.columns[sel.scores_ >= 0.01])
     assert OutRankSelector(k="all").fit(X, y).get_support().all()
     assert OutRankSelector(k=100).fit(X, y).get_support().all()
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(InvalidParameterError, match="'k' parameter of OutRankSelector"):
         OutRankSelector(k=-1).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'aggregation' parameter"):
+        OutRankSelector(aggregation="min").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'n_bins' parameter of rank_features"):
+        rank_features(X, y, n_bins=1)
+    with pytest.raises(InvalidParameterError, match="'missing_threshold' parameter of data_q"):
+        data_quality_report(X, y, missing_threshold=2.0)
     # a continuous target is discretised
     yc = X[informative[0]].to_numpy() + np.random.default_rng(0).normal(size=len(X))
     sel = OutRankSelector(k=1, random_state=0).fit(X, yc)
@@ -262,6 +269,23 @@ def test_streaming_parquet_and_lazyframe_equal_in_memory(tmp_path):
     pd.testing.assert_frame_equal(q_stream, q_mem, check_exact=False, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="target"):
         rank_features(str(path))
+
+
+def test_relabelled_copy_ties_exactly_and_late_values_get_own_codes():
+    rng = np.random.default_rng(0)
+    n = 3000
+    a = rng.integers(0, 40, n)
+    y = (a % 3 == 0).astype(int) ^ (rng.random(n) < 0.2)
+    # the same partition of the rows under labels sorting in another order; the last chunk
+    # brings values the fit sample and the earlier chunks never saw
+    a[-200:] += 100
+    X = pd.DataFrame({"a": [f"v{v:03d}" for v in a], "b": [f"{999 - v:03d}z" for v in a],
+                      "c": pd.Categorical([f"w{v}" for v in a])})
+    ranking = rank_features(X, y, random_state=0, chunk_size=500, fit_rows=100)
+    scores = ranking.set_index("feature")["score"]
+    assert scores["a"] == scores["b"] == scores["c"]
+    assert list(ranking["feature"]) == ["a", "b", "c"]
+    assert (ranking["cardinality"] == len(np.unique(a))).all()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._params import (Boolean, InstanceOf, Interval, Options, param_constraints,
+                       validate_params)
 from .._validation import (
     validate_classification_target,
     validate_sample_weight,
     validate_X,
 )
-from ..encoding import TabularEncoder
+from ..encoding import TabularEncoder, column_roles
 from ..rules import (FoldLearner, encode_feature, entropy_score, fit_feature, flatten,
                      gini_score, prune, rule_key, simplify)
 
@@ -77,10 +77,9 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         a rule or exception must be supported by at least this many (weighted) training
         rows. ``tail * N`` is below one row under 200 training rows, so without the floor
         FOLD-SE keeps, on small data, exactly the one-row rules ``tail`` exists to remove.
-        The default 2 drops only rules that memorise a single row; on the FOLD-R++ binary
-        sets it cuts the rule count of the small sets by up to two thirds at equal accuracy
-        (10 seeds; see ``benchmarks/foldse.py``). ``tail=0, min_samples_rule=0`` gives
-        FOLD-R++ / FOLD-RM behaviour.
+        The default 2 drops only rules that memorise a single row, which on small data are
+        many of the rules and carry no evidence beyond that row. ``tail=0,
+        min_samples_rule=0`` gives FOLD-R++ / FOLD-RM behaviour.
     max_depth : int, default=10
         Maximum nesting depth of exceptions.
     criterion : {"auto", "gini", "entropy"}, default="auto"
@@ -88,13 +87,11 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ``"entropy"``: FOLD-R++'s information gain. ``"auto"`` learns (and prunes) the
         program with each, on the same encoded columns, and keeps the one with fewer literals,
         then fewer (weighted) training errors, then Gini. Greedy covering can take the longer
-        path with either score: Gini favours narrow pure exceptions (cars: ``maint == 'low'``
-        and ``maint == 'med'`` where information gain takes one ``maint != 'vhigh', maint !=
-        'high'``), information gain sometimes a first literal that needs more repair (acute).
-        FOLD-R++ binary sets, 80/20, 10 seeds, before the ``prune`` budget: cars 10.8 -> 9.1
-        rules and 22.9 -> 18.3 literals (test accuracy 0.978 -> 0.971), acute 3.4 -> 3.1
-        literals, the other sets equal or smaller with test accuracy within 0.5 points. It
-        costs a second learning pass. The kept heuristic is ``criterion_``.
+        path with either score: Gini favours narrow pure exceptions (``maint == 'low'`` and
+        ``maint == 'med'`` where information gain takes one ``maint != 'vhigh', maint !=
+        'high'``), information gain sometimes a first literal that needs more repair; keeping
+        the smaller of the two programs avoids both. It costs a second learning pass. The
+        kept heuristic is ``criterion_``.
     prune : bool, default=True
         Binary problems: after learning, (1) drop every top-level or exception rule whose
         removal changes no training prediction, one at a time until none qualifies; then (2)
@@ -102,12 +99,10 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         while the errors added in total stay within the tail threshold
         ``max(tail * n_examples, min_samples_rule)`` -- FOLD-SE's long-tail rule applied to
         the finished program, where later rules may have left an early rule only a few rows
-        of its own (see :func:`tabnn.rules.prune`). Literals are never dropped. FOLD-R++
-        binary sets, 80/20, 10 seeds, ``criterion="auto"``: cars 9.1 -> 8.0 rules and 18.3
-        -> 16.5 literals, heart 7.4 -> 6.4 and 17.3 -> 15.0, voting 3.4 -> 2.4 and 7.7 ->
-        5.0, test accuracy within 0.3 points on the 12 sets under 10,000 rows (credit_card,
-        30,000 rows: 2.0 -> 1.1 rules, 0.820 -> 0.815). Multi-class programs (an ordered rule
-        list) are not pruned.
+        of its own (see :func:`tabnn.rules.prune`). Literals are never dropped. The added
+        training errors are bounded by the same budget that already lets ``tail`` give up
+        rows, so the program gets shorter without fitting the training data worse than the
+        long-tail rule allows. Multi-class programs (an ordered rule list) are not pruned.
     positive_class : "auto" or label, default="auto"
         Binary problems: the class the default rules describe. ``"auto"`` takes the (weighted)
         majority class, as the FOLD-R++ authors advise. Ignored for multi-class problems.
@@ -185,6 +180,17 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
     % otherwise: label = 'no'
     """
 
+    _param_constraints = {
+        "ratio": [Interval("real", 0, None)],
+        "tail": [Interval("real", 0, 1, closed="left")],
+        "max_depth": [Interval("int", 0, None)],
+        "min_samples_rule": [Interval("real", 0, None)],
+        "criterion": [Options("auto", *_CRITERIA)],
+        "prune": [Boolean()],
+        "positive_class": [InstanceOf(object, "'auto' or one of the class labels")],
+        "categorical_features": param_constraints(TabularEncoder)["categorical_features"],
+    }
+
     def __init__(
         self,
         ratio=0.5,
@@ -211,33 +217,6 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------------------------------
-    def _check_params(self):
-        if not isinstance(self.ratio, numbers.Real) or not self.ratio >= 0:
-            raise ValueError(f"ratio must be a number >= 0, got {self.ratio!r}.")
-        if not isinstance(self.tail, numbers.Real) or not 0 <= self.tail < 1:
-            raise ValueError(f"tail must be a number in [0, 1), got {self.tail!r}.")
-        if (
-            not isinstance(self.max_depth, numbers.Integral)
-            or isinstance(self.max_depth, bool)
-            or self.max_depth < 0
-        ):
-            raise ValueError(f"max_depth must be an int >= 0, got {self.max_depth!r}.")
-        if (
-            not isinstance(self.min_samples_rule, numbers.Real)
-            or isinstance(self.min_samples_rule, bool)
-            or not self.min_samples_rule >= 0
-        ):
-            raise ValueError(
-                f"min_samples_rule must be a number >= 0, got {self.min_samples_rule!r}."
-            )
-        if not (isinstance(self.criterion, str)
-                and (self.criterion == "auto" or self.criterion in _CRITERIA)):
-            raise ValueError(
-                f"criterion must be 'auto', 'gini' or 'entropy', got {self.criterion!r}."
-            )
-        if not isinstance(self.prune, (bool, np.bool_)):
-            raise ValueError(f"prune must be True or False, got {self.prune!r}.")
-
     def _encode(self, table):
         return [
             encode_feature(spec, col.values, role)
@@ -261,11 +240,11 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : FoldSEClassifier
         """
-        self._check_params()
+        validate_params(self)
         table = validate_X(self, X, reset=True)
         classes, codes = validate_classification_target(y, table.n_rows)
         sw = validate_sample_weight(sample_weight, table.n_rows)
-        roles = TabularEncoder(categorical_features=self.categorical_features)._roles(table)
+        roles = [r == "categorical" for r in column_roles(table, self.categorical_features)]
         keep = sw > 0
         specs, feats = [], []
         for j, (col, role) in enumerate(zip(table.columns, roles)):

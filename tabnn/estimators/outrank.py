@@ -34,8 +34,6 @@ Implementation notes
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -44,6 +42,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._params import (Boolean, Interval, InvalidParameterError, Options, RandomState,
+                       param_constraints, validate_params)
 from .._validation import (
     _is_dataframe,
     _target_array,
@@ -51,6 +51,7 @@ from .._validation import (
     validate_X,
 )
 from ..ranking._engine import quality_from_pass, ranking_from_pass
+from ..encoding import TabularEncoder
 from ..ranking._streaming import is_streamable, lazy_source, run_pass, table_source
 
 __all__ = ["OutRankSelector", "rank_features", "data_quality_report"]
@@ -83,6 +84,43 @@ def _target_codes(y, n_rows, n_bins):
 
 def _seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+_COUNT = [Interval("int", 1, None)]
+_FRACTION = [Interval("real", 0, 1)]
+_COMMON_CONSTRAINTS = {  # parameters shared by the selector and the two functions
+    "n_bins": [Interval("int", 2, None)],
+    "categorical_features": param_constraints(TabularEncoder)["categorical_features"],
+    "chunk_size": _COUNT,
+    "fit_rows": _COUNT,
+    "sample_rows": _COUNT,
+    "random_state": [RandomState()],
+}
+_RANKING_CONSTRAINTS = {
+    "redundancy": [Boolean()],
+    "alpha": [Interval("real", 0, None)],
+    "beta": [Interval("real", 0, None)],
+    "max_candidates": _COUNT,
+    "aggregation": [Options("median", "mean", "max")],
+}
+_QUALITY_CONSTRAINTS = {
+    "missing_threshold": _FRACTION,
+    "near_constant_threshold": _FRACTION,
+    "id_fraction": _FRACTION,
+    "duplicate_tol": [Interval("real", 0, None)],
+}
+
+
+def _validate_function_params(function, constraints, params):
+    """:func:`tabnn._params.validate_params` for a function's keyword arguments."""
+    for name, allowed in constraints.items():
+        value = params[name]
+        if not any(c.accepts(value) for c in allowed):
+            options = "; or ".join(str(c) for c in allowed)
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {function} must be {options}. "
+                f"Got {value!r} instead."
+            )
 
 
 class _Owner(BaseEstimator):
@@ -192,6 +230,13 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
     [False, True, False]
     """
 
+    _param_constraints = {
+        "k": [Options("all"), Interval("int", 0, None)],
+        "threshold": [Options(None), Interval("real", None, None)],
+        **_RANKING_CONSTRAINTS,
+        **_COMMON_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         k=10,
@@ -228,21 +273,6 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         tags.target_tags.required = True
         return tags
 
-    def _check_params(self):
-        k = self.k
-        if not (isinstance(k, str) and k == "all") and not (
-            isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0
-        ):
-            raise ValueError(f"k must be a non-negative int or 'all', got {k!r}.")
-        if self.threshold is not None and not isinstance(self.threshold, numbers.Real):
-            raise ValueError(f"threshold must be a number or None, got {self.threshold!r}.")
-        for name in ("chunk_size", "fit_rows", "sample_rows", "max_candidates"):
-            v = getattr(self, name)
-            if not (isinstance(v, numbers.Integral) and v >= 1):
-                raise ValueError(f"{name} must be a positive int, got {v!r}.")
-        if not (isinstance(self.n_bins, numbers.Integral) and self.n_bins >= 2):
-            raise ValueError(f"n_bins must be an int >= 2, got {self.n_bins!r}.")
-
     def fit(self, X, y):
         """Score and rank the features of ``X`` for the target ``y``.
 
@@ -256,7 +286,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         -------
         self : OutRankSelector
         """
-        self._check_params()
+        validate_params(self)
         seed = _seed(self.random_state)
         res = _run(
             X, y, target=None, features=None, categorical_features=self.categorical_features,
@@ -325,11 +355,6 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         return out
 
 
-def _check_common(n_bins, chunk_size, fit_rows, sample_rows):
-    OutRankSelector(n_bins=n_bins, chunk_size=chunk_size, fit_rows=fit_rows,
-                    sample_rows=sample_rows)._check_params()
-
-
 def rank_features(
     X,
     y=None,
@@ -372,7 +397,9 @@ fit_rows, sample_rows, random_state
         One row per feature sorted by rank: ``feature, score, mutual_info, cardinality, rank,
         role, mrmr``.
     """
-    _check_common(n_bins, chunk_size, fit_rows, sample_rows)
+    _validate_function_params(
+        "rank_features", {**_RANKING_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
+    )
     seed = _seed(random_state)
     res = _run(
         X, y, target=target, features=features, categorical_features=categorical_features,
@@ -433,7 +460,9 @@ random_state
         earlier column holding the same values up to relabelling (same value-count profile
         over all rows, same partition on the sample).
     """
-    _check_common(n_bins, chunk_size, fit_rows, sample_rows)
+    _validate_function_params(
+        "data_quality_report", {**_QUALITY_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
+    )
     seed = _seed(random_state)
     res = _run(
         X, y, target=target, features=features, categorical_features=categorical_features,

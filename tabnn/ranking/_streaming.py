@@ -2,7 +2,14 @@
 
 The same code path serves in-memory tables (sliced into row chunks) and streamed sources (a
 polars LazyFrame or a parquet path, read with ``collect_batches``), so both give the same
-numbers. Memory is bounded by one chunk of rows plus the histograms (sum over features of
+numbers. Codes come from the shared :class:`~tabnn.encoding.TabularEncoder`: its
+``encode_binned`` (numeric columns: ``0`` = missing, ``1 .. n_bins`` = quantile bin, edges
+learned on the fit sample), with ``partial_fit`` growing the categorical vocabularies chunk by
+chunk, so a value first seen in a late chunk still gets its own code while the codes already
+counted in the histograms keep their meaning. Categorical codes are then renumbered in order of
+first appearance in the stream (:class:`ArrivalOrder`).
+
+Memory is bounded by one chunk of rows plus the histograms (sum over features of
 ``cardinality x n_classes`` counts, twice) plus the small row samples kept for the pairwise
 (3MR / duplicate) statistics.
 """
@@ -16,55 +23,33 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ColumnTable, as_column_table, validate_classification_target
-from ..encoding import TabularEncoder, _factorize
+from ..encoding import TabularEncoder
 from ._mi import NullLabels
 
-__all__ = ["ColumnCoder", "PassResult", "run_pass", "table_source", "lazy_source"]
+__all__ = ["ArrivalOrder", "PassResult", "run_pass", "table_source", "lazy_source"]
 
-MISSING_CODE = 0
+class ArrivalOrder:
+    """Renumbers one column's encoder codes by first appearance: ``0`` stays missing, the
+    first value seen gets ``1``, the next new one ``2`` ...
 
-
-class ColumnCoder:
-    """Non-negative integer codes for one column, consistent across chunks.
-
-    Numeric fields: ``0`` = missing, ``1 .. n_bins`` = quantile bin (edges learned by the shared
-    :class:`~tabnn.encoding.TabularEncoder`, the same rule as its ``encode_binned``).
-    Categorical fields: ``0`` = missing, ``1 ..`` = values in order of first appearance. The
-    vocabulary grows while chunks stream in, so a value first seen in a late chunk still gets
-    its own code (the encoder's fixed vocabulary would map it to "unknown").
+    Histogram rows then follow an order fixed by the column's partition of the rows, not by
+    its labels: two columns that are relabellings of each other get identical histograms and
+    hence bitwise-equal scores, so their tie goes to the earlier column as documented (sums
+    over rows in label order would differ in the last bits).
     """
 
-    # TODO(lead): a growing-vocabulary mode of TabularEncoder would make this adapter unnecessary.
+    def __init__(self):
+        self.lut = np.zeros(1, dtype=np.int64)  # encoder code -> arrival code, -1: not yet
+        self.n_values = 1
 
-    def __init__(self, spec):
-        self.name = spec.name
-        self.role = spec.role
-        self.bin_edges = spec.bin_edges
-        self._index = pd.Index([], dtype=object)
-        self._vocab = []
-
-    @property
-    def n_values(self):
-        if self.role == "numeric":
-            return len(self.bin_edges) + 2
-        return len(self._index) + 1
-
-    def codes(self, column):
-        if self.role == "numeric":
-            x = TabularEncoder._as_float(column)
-            b = np.searchsorted(self.bin_edges, x, side="right") + 1
-            return np.where(np.isnan(x), MISSING_CODE, b).astype(np.int64)
-        inverse, uniques = _factorize(column.values)
-        if len(uniques) == 0:
-            return np.zeros(len(inverse), dtype=np.int64)
-        pos = self._index.get_indexer(pd.Index(uniques, dtype=object))
-        new = pos < 0
-        if new.any():
-            fresh = pd.Index(uniques[new], dtype=object)
-            pos[new] = len(self._index) + np.arange(new.sum())
-            self._index = self._index.append(fresh)
-        lut = np.append(pos.astype(np.int64) + 1, MISSING_CODE)  # -1 (missing) -> last entry
-        return lut[inverse]
+    def __call__(self, codes, n_codes):
+        if len(self.lut) < n_codes:
+            self.lut = np.append(self.lut, np.full(n_codes - len(self.lut), -1, np.int64))
+        first_seen = pd.unique(codes)
+        new = first_seen[self.lut[first_seen] < 0]
+        self.lut[new] = self.n_values + np.arange(len(new))
+        self.n_values += len(new)
+        return self.lut[codes]
 
 
 @dataclass
@@ -196,6 +181,10 @@ def _grow(hist, n_values):
     return np.vstack([hist, np.zeros((extra, hist.shape[1]), dtype=hist.dtype)])
 
 
+def _n_values(spec, arrival):
+    return spec.cardinality if arrival is None else arrival.n_values
+
+
 def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000, seed=0):
     """Encode every chunk of ``src`` and accumulate the joint histograms.
 
@@ -217,10 +206,11 @@ def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000,
         numeric_scaling=None,
         n_bins=n_bins,
     ).fit(src.fit_sample)
-    coders = [ColumnCoder(spec) for spec in encoder.schema_]
+    fields = encoder.schema_
+    arrival = [ArrivalOrder() if f.role == "categorical" else None for f in fields]
     K = len(src.class_counts)
-    F = len(coders)
-    joints = [np.zeros((max(c.n_values, 2), K), dtype=np.int64) for c in coders]
+    F = len(fields)
+    joints = [np.zeros((max(f.cardinality, 2), K), dtype=np.int64) for f in fields]
     nulls = [np.zeros_like(j) for j in joints]
     null_labels = NullLabels(src.class_counts, seed)
     step = _sample_step(src.n_rows, sample_rows)
@@ -236,11 +226,12 @@ def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000,
         y_null = null_labels.take(m)
         rows = np.arange((-offset) % step, m, step)
         s_next = s_pos + len(rows)
-        yk = y * K if K > 1 else None
-        yk_null = y_null * K if K > 1 else None
-        for j, coder in enumerate(coders):
-            codes = coder.codes(table[j])
-            V = coder.n_values
+        chunk_codes = encoder.partial_fit(table).encode_binned(table)
+        for j, spec in enumerate(fields):
+            codes = chunk_codes[:, j]
+            if arrival[j] is not None:
+                codes = arrival[j](codes, spec.n_codes)
+            V = _n_values(spec, arrival[j])
             joints[j] = _grow(joints[j], V)
             nulls[j] = _grow(nulls[j], V)
             size = joints[j].size
@@ -253,7 +244,6 @@ def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000,
                 joints[j] += h
                 nulls[j] += h
             sample_codes[s_pos:s_next, j] = codes[rows]
-        del yk, yk_null
         sample_y[s_pos:s_next] = y[rows]
         sample_y_null[s_pos:s_next] = y_null[rows]
         s_pos = s_next
@@ -262,10 +252,10 @@ def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000,
         raise ValueError(
             f"The source produced {offset} rows while {src.n_rows} were expected."
         )
-    n_values = [c.n_values for c in coders]
+    n_values = [_n_values(f, a) for f, a in zip(fields, arrival)]
     joints = [jh[:v] for jh, v in zip(joints, n_values)]
     nulls = [nh[:v] for nh, v in zip(nulls, n_values)]
     return PassResult(
-        list(src.names), [c.role for c in coders], src.n_rows, K, joints, nulls,
+        list(src.names), [f.role for f in fields], src.n_rows, K, joints, nulls,
         sample_codes[:s_pos], sample_y[:s_pos], sample_y_null[:s_pos], n_values,
     )

@@ -1,10 +1,16 @@
-"""Column encoding for the FOLD rule learners.
+"""Column encoding for the FOLD rule learners, on top of :class:`tabnn.TabularEncoder`.
 
 Every input column becomes a :class:`FeatureData`: a numeric part (floats, NaN where the
 cell is not a number), a categorical part (integer codes into the training categories) and a
 ``present`` flag (False where the cell is missing). A column can have both parts ("mixed"
 columns, e.g. an object column holding numbers and strings, as in the FOLD papers): numbers
 get ``<=`` / ``>`` literals, strings get ``==`` / ``!=`` literals.
+
+What is FOLD's own here is only that split of a column into numbers and labels, and the order
+of the categories (Python's ordering of the labels, which decides ties between equally good
+literals). The labels' vocabulary, the unknown code for labels unseen at fit and the numeric
+conversion are the shared encoder's: a :class:`~tabnn.TabularEncoder` is fitted on the label
+part of each column.
 
 Missing values (None, NaN, pd.NA, +-inf -- the tabnn convention) satisfy no literal.
 """
@@ -15,6 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from .._validation import Column, ColumnTable
+from ..encoding import MISSING, UNKNOWN, TabularEncoder, to_float
 
 NOT_CAT = -1  # cell is a number or missing: fails every ``==``; ``!=`` decided by ``present``
 UNSEEN = -2  # string unseen at fit: fails ``==``, satisfies ``!=``
@@ -29,6 +38,8 @@ class FeatureSpec:
     role: str  # "numeric", "categorical" or "mixed"
     thresholds: np.ndarray  # sorted unique training numbers (candidate thresholds)
     categories: np.ndarray  # training category labels (object array), sorted when possible
+    encoder: TabularEncoder | None = None  # vocabulary of the labels (None: no label part)
+    code_map: np.ndarray | None = None  # encoder code -> category code, NOT_CAT or UNSEEN
 
 
 @dataclass
@@ -61,10 +72,8 @@ def _split_values(values, as_categorical):
     values = np.asarray(values)
     n = len(values)
     if values.dtype.kind in "fiub" and not as_categorical:
-        num = values.astype(np.float64, copy=True)
-        missing = ~np.isfinite(num)
-        num[missing] = np.nan
-        return num, None, missing
+        num = to_float(values)
+        return num, None, np.isnan(num)
     if values.dtype.kind in "fiub":  # numeric column declared categorical
         num_all = values.astype(np.float64)
         missing = ~np.isfinite(num_all)
@@ -89,13 +98,19 @@ def _split_values(values, as_categorical):
     return num, labels, missing
 
 
-def _sorted_categories(labels):
-    uniques = pd.unique(labels)
+def _python_order(values):
+    """Positions of ``values`` in Python's sort order (by ``repr`` when they are unorderable)."""
     try:
-        return np.asarray(sorted(uniques), dtype=object)
+        return np.asarray(sorted(range(len(values)), key=values.__getitem__), dtype=np.int64)
     except TypeError:  # unorderable mix (e.g. str and bool)
-        order = np.argsort(np.asarray([repr(v) for v in uniques], dtype=str), kind="stable")
-        return np.asarray(uniques, dtype=object)[order]
+        return np.argsort(np.asarray([repr(v) for v in values], dtype=str), kind="stable")
+
+
+def _label_table(labels, is_cat):
+    """The label part of a column as a one-column table (None where the cell is no label)."""
+    part = np.full(len(is_cat), None, dtype=object)
+    part[is_cat] = labels[is_cat]
+    return ColumnTable([Column("labels", part, "categorical")], len(part), False)
 
 
 def fit_feature(values, name, index, as_categorical):
@@ -103,19 +118,26 @@ def fit_feature(values, name, index, as_categorical):
     num, labels, missing = _split_values(values, as_categorical)
     has_num = ~np.isnan(num)
     thresholds = np.unique(num[has_num])
+    encoder = code_map = None
+    categories = np.empty(0, dtype=object)
     if labels is not None:
-        is_cat = ~missing & ~has_num
-        categories = _sorted_categories(labels[is_cat]) if is_cat.any() else np.empty(0, object)
-    else:
-        is_cat = np.zeros(len(num), dtype=bool)
-        categories = np.empty(0, dtype=object)
+        encoder = TabularEncoder(min_frequency=1, max_cardinality=None, numeric_scaling=None)
+        encoder.fit(_label_table(labels, ~missing & ~has_num))
+        vocabulary = encoder.schema_[0].categories
+        order = _python_order(vocabulary)
+        categories = vocabulary[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        code_map = np.empty(len(order) + 2, dtype=np.int64)
+        code_map[MISSING], code_map[UNKNOWN] = NOT_CAT, UNSEEN
+        code_map[2:] = rank
     if len(categories) and len(thresholds):
         role = "mixed"
     elif len(categories) or labels is not None:
         role = "categorical"
     else:
         role = "numeric"
-    spec = FeatureSpec(name, index, role, thresholds, categories)
+    spec = FeatureSpec(name, index, role, thresholds, categories, encoder, code_map)
     data = encode_feature(spec, values, as_categorical, _split=(num, labels, missing))
     ncode = np.full(len(num), len(thresholds), dtype=np.int64)
     ncode[has_num] = np.searchsorted(thresholds, num[has_num])
@@ -125,25 +147,14 @@ def fit_feature(values, name, index, as_categorical):
 
 
 def encode_feature(spec, values, as_categorical, _split=None):
-    """Encode one column with the categories learned at fit (unseen strings -> UNSEEN)."""
+    """Encode one column with the categories learned at fit (unseen labels -> UNSEEN)."""
     num, labels, missing = _split if _split is not None else _split_values(values, as_categorical)
-    n = len(num)
-    cat = np.full(n, NOT_CAT, dtype=np.int64)
+    cat = np.full(len(num), NOT_CAT, dtype=np.int64)
     if labels is not None:
         is_cat = ~missing & np.isnan(num)
-        if is_cat.any():
-            sub = labels[is_cat]
-            if len(spec.categories):
-                codes = pd.Index(spec.categories, dtype=object).get_indexer(
-                    pd.Index(sub, dtype=object)
-                ).astype(np.int64)
-            else:
-                codes = np.full(len(sub), -1, dtype=np.int64)
-            codes[codes < 0] = UNSEEN
-            cat[is_cat] = codes
+        if spec.encoder is None:  # no labels at fit: none of them is a known category
+            cat[is_cat] = UNSEEN
+        elif is_cat.any():
+            codes = spec.encoder.encode(_label_table(labels, is_cat)).codes[:, 0]
+            cat = spec.code_map[codes]
     return FeatureData(num=num, cat=cat, present=~missing)
-
-
-def subset_values(values, mask):
-    """Rows ``mask`` of a column value container (ndarray or pandas Categorical)."""
-    return values[mask]

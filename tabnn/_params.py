@@ -178,7 +178,9 @@ def validate_params(estimator):
     """
     params = estimator.get_params(deep=False)
     for name, allowed in param_constraints(type(estimator)).items():
-        value = params.get(name)
+        if name not in params:  # a subclass that does not expose a base's parameter
+            continue
+        value = params[name]
         if any(c.accepts(value) for c in allowed):
             continue
         options = "; or ".join(str(c) for c in allowed)

@@ -3,12 +3,14 @@
 from .autoint import AutoIntClassifier, AutoIntRegressor
 from .foldse import FoldSEClassifier
 from .outrank import OutRankSelector, data_quality_report, rank_features
+from ._registry import all_estimators
 
 __all__ = [
     "AutoIntClassifier",
     "AutoIntRegressor",
     "FoldSEClassifier",
     "OutRankSelector",
+    "all_estimators",
     "data_quality_report",
     "rank_features",
 ]

@@ -15,6 +15,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._params import (
+    Boolean,
+    Callbacks,
+    InstanceOf,
+    Interval,
+    Options,
+    RandomState,
+    validate_params,
+)
 from .._validation import (
     encode_known_labels,
     validate_classification_target,
@@ -23,39 +32,45 @@ from .._validation import (
     validate_X,
 )
 from ..encoding import TabularEncoder
-from ..nn.embedding import FieldEmbedding
+from ..nn.embedding import EMBEDDINGS, build_embedding
 from ..nn.network import TabularNetwork
 from ..training import (
+    Stage,
+    Trainer,
     TrainingConfig,
+    default_callbacks,
+    forward_batches,
     predict_network,
-    resolve_device,
     resolve_mixed_precision,
-    train_network,
+    resolve_strategy,
 )
 
 COMMON_PARAMETERS = """\
-embedding_dim : int, default=16
+embedding : "field" or embedding specification, default="field"
+        How fields become vectors (:mod:`tabnn.nn.embedding`). ``"field"``: one table per
+        categorical field with reserved missing / unknown rows, and a learned vector scaled
+        by the value for each numeric field. Every model is built from the sizes the
+        embedding reports, so every embedding works with every model.
+    embedding_dim : int, default=16
         Size ``d`` of every field embedding.
     max_epochs : int, default=100
         Maximum number of passes over the training data.
     batch_size : int or "auto", default="auto"
         Rows per gradient step. ``"auto"``: ``n_samples // 64`` rounded down to a power of two,
         clipped to [64, 4096] on the CPU (4096 from 262,144 rows on) and to [64, 16384] on a
-        GPU (16384 from 1,048,576 rows on), so an epoch has at least 64 steps. Small data
-        needs many steps: on frappe (69k training rows) 1024-row batches reach test AUC 0.954
-        where 4096-row batches stop at 0.937.
+        GPU (16384 from 1,048,576 rows on), so an epoch has at least 64 steps: small data
+        needs many steps, and a GPU needs large batches to be busy.
     learning_rate : float, default=3e-3
         AdamW learning rate. It is multiplied by 0.1 after every epoch in which the
         validation loss does not improve.
     weight_decay : float, default=0.0
-        AdamW (decoupled) weight decay of the dense weights.
+        AdamW (decoupled) weight decay of the dense weights (linear, attention and
+        convolution layers). Embeddings (see ``embedding_l2``), biases and normalisation
+        layers are never decayed.
     embedding_l2 : float, default=1e-3
-        L2 penalty ``embedding_l2 / 2 * ||E||^2`` over the whole embedding table, applied at
-        every step (its gradient is added in place); keeps rare values from being memorised.
-        The main guard against overfitting high-cardinality fields: on
-        ``benchmarks/train_speed.py``'s table (Zipf fields up to 100k values) test AUC goes
-        0.753 / 0.810 / 0.821 / 0.775 for 1e-5 / 1e-4 / 1e-3 / 1e-2 (measured with learning
-        rate 1e-3; 0.832 with the current defaults).
+        L2 penalty ``embedding_l2 / 2 * ||E||^2`` over the embedding tables, applied at every
+        step (its gradient is added in place); keeps rare values from being memorised. The
+        main guard against overfitting high-cardinality fields.
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
         improved for ``n_iter_no_change`` epochs and restore the best weights. ``"auto"``:
@@ -73,22 +88,27 @@ embedding_dim : int, default=16
         Columns with more frequent values are hashed into this many buckets.
     numeric_scaling : str or None, default="quantile"
         Numeric scaling of the encoder (see :class:`~tabnn.TabularEncoder`).
-    device : str, default="auto"
-        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string. On
-        CUDA the training data is moved to the GPU once and the training step is replayed
-        from a CUDA graph (about 2x faster at batches of a few thousand rows); results on
-        CUDA are not bit-reproducible (atomic additions in the embedding gradient).
+    device : str, torch.device or device strategy, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string; or a
+        strategy such as :class:`tabnn.training.SingleDevice` (e.g. to switch CUDA graphs
+        off). On CUDA the training data is moved to the GPU once and the training step is
+        replayed from a CUDA graph (kernel launches, not the GPU, bound small steps); results
+        on CUDA are not bit-reproducible (atomic additions in the embedding gradient).
     dtype : {"float32", "float64"}, default="float32"
         Floating-point type of the network (float64 for exact reproducibility checks).
     mixed_precision : "auto" or bool, default="auto"
         Run matrix products in bfloat16 (torch autocast) with float32 weights. ``"auto"``: on
-        CUDA and on CPUs with native bfloat16 instructions (AVX512-BF16 / AMX), where it is 2-3x
-        faster; never with ``dtype="float64"``.
+        CUDA and on CPUs with native bfloat16 instructions (AVX512-BF16 / AMX), where it is
+        much faster; never with ``dtype="float64"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the initialisation, the batch order and dropout.
         The global torch random state is never changed.
     verbose : int, default=0
-        0: silent; 1: one line per epoch; 2: also a batch counter."""
+        0: silent; 1: one line per epoch; 2: also a batch counter.
+    callbacks : list of Callback or None, default=None
+        Your own :class:`tabnn.callbacks.Callback` objects (e.g. to log every epoch, or
+        :class:`~tabnn.callbacks.TimeLimit` to stop on a time budget), called after the
+        built-in early stopping, plateau decay and progress output."""
 
 COMMON_ATTRIBUTES = """\
 encoder_ : TabularEncoder
@@ -132,6 +152,18 @@ def fill_doc(**fragments):
     return decorate
 
 
+def _is_device(value):
+    """Whether ``value`` names a torch device or is a device strategy (not resolved here)."""
+    if isinstance(value, str) and value == "auto":
+        return True
+    if hasattr(value, "session") and hasattr(value, "stepper"):
+        return True
+    try:
+        return isinstance(value, (str, torch.device)) and torch.device(value) is not None
+    except (RuntimeError, ValueError, TypeError):
+        return False
+
+
 def _auto_batch_size(n, device):
     # at most 4096 on the CPU (larger batches give no more rows/s there); a GPU is launch-bound
     # at 4096 and 16384 trains 3x faster per epoch at a loss of 0.001 AUC (1M-row CTR table)
@@ -140,13 +172,46 @@ def _auto_batch_size(n, device):
 
 
 class NeuralEstimator(BaseEstimator):
-    """Base class: parameters common to every neural estimator, fit / predict skeleton."""
+    """Base class: parameters common to every neural estimator, fit / predict skeleton.
+
+    A model is one subclass that declares its own ``_param_constraints`` and implements
+    :meth:`_build_model` from the embedding it gets; it may override :meth:`_stages` (a fit
+    in several phases) or :meth:`_callbacks`.
+    """
 
     _task = None  # "binary" | "multiclass" | "regression", decided in fit
+
+    _param_constraints = {
+        "embedding": [Options(*EMBEDDINGS), InstanceOf(
+            object, "an embedding specification with a build() method",
+            check=lambda v: callable(getattr(v, "build", None)))],
+        "embedding_dim": [Interval("int", 1)],
+        "max_epochs": [Interval("int", 1)],
+        "batch_size": [Options("auto"), Interval("int", 1)],
+        "learning_rate": [Interval("real", 0, None, closed="neither")],
+        "weight_decay": [Interval("real", 0)],
+        "embedding_l2": [Interval("real", 0)],
+        "early_stopping": [Options("auto"), Boolean()],
+        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval("int", 1)],
+        "categorical_features": [Options("auto"), InstanceOf(
+            (list, tuple, np.ndarray), "a list of column names / indices or a boolean mask")],
+        "min_frequency": [Interval("real", 0)],
+        "max_cardinality": [Interval("int", 1), Options(None)],
+        "numeric_scaling": [Options("quantile", "robust", "standard", "minmax", None)],
+        "device": [InstanceOf(object, "'auto', a torch device string or torch.device, or a "
+                              "device strategy", check=_is_device)],
+        "dtype": [Options("float32", "float64")],
+        "mixed_precision": [Options("auto"), Boolean()],
+        "random_state": [RandomState()],
+        "verbose": [Interval("int", 0), Boolean()],
+        "callbacks": [Callbacks()],
+    }
 
     def __init__(
         self,
         *,
+        embedding="field",
         embedding_dim=16,
         max_epochs=100,
         batch_size="auto",
@@ -165,7 +230,9 @@ class NeuralEstimator(BaseEstimator):
         mixed_precision="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
+        self.embedding = embedding
         self.embedding_dim = embedding_dim
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -184,17 +251,21 @@ class NeuralEstimator(BaseEstimator):
         self.mixed_precision = mixed_precision
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
-    # -- hooks -----------------------------------------------------------------------------
+    # -- hooks of a model --------------------------------------------------------------------
     def _build_model(self, embedding, n_outputs):  # pragma: no cover - abstract
+        """The interaction model: ``[B, F, d]`` -> logits ``[B, n_outputs]`` (or a
+        ``ModelOutput``), sized from ``embedding.n_fields`` / ``.dim`` / ``.n_categorical``."""
         raise NotImplementedError
 
-    def _build_embedding(self, encoded):
-        return FieldEmbedding(
-            [f.n_codes for f in encoded.categorical_fields],
-            len(encoded.numeric_fields),
-            self.embedding_dim,
-        )
+    def _stages(self):
+        """The phases of a fit (default: one training stage)."""
+        return [Stage("train")]
+
+    def _callbacks(self, config):
+        """Callbacks of every stage: the built-in ones, then the user's."""
+        return [*default_callbacks(config), *(self.callbacks or ())]
 
     # -- checks ----------------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -202,66 +273,7 @@ class NeuralEstimator(BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def _check_params(self):
-        def positive_int(name):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                    and value >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-
-        for name in ("embedding_dim", "max_epochs", "n_iter_no_change"):
-            positive_int(name)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            positive_int("batch_size")
-        for name in ("learning_rate",):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
-        for name in ("weight_decay", "embedding_l2"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}."
-            )
-        if self.early_stopping not in ("auto", True, False):
-            raise ValueError(
-                f"early_stopping must be 'auto', True or False, got {self.early_stopping!r}."
-            )
-        if self.mixed_precision not in ("auto", True, False):
-            raise ValueError(
-                f"mixed_precision must be 'auto', True or False, got {self.mixed_precision!r}."
-            )
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
-
     # -- fit -------------------------------------------------------------------------------
-    def _validation_data(self, X_val, y_val, sample_weight_val):
-        """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
-        if X_val is None and y_val is None:
-            if sample_weight_val is not None:
-                raise ValueError("sample_weight_val is provided, but X_val and y_val are not.")
-            return None
-        if y_val is None:
-            raise ValueError("X_val is provided, but y_val was not provided.")
-        if X_val is None:
-            raise ValueError("y_val is provided, but X_val was not provided.")
-        if self.early_stopping is False:
-            raise ValueError(
-                "X_val and y_val are passed to fit while early_stopping=False; they are only "
-                "used for early stopping: set early_stopping to 'auto' or True."
-            )
-        table = validate_X(self, X_val, reset=False)
-        sw = validate_sample_weight(sample_weight_val, table.n_rows)
-        return table, self._encode_validation_target(y_val, table.n_rows), sw
-
-    def _to_tensors(self, encoded, device):
-        dtype = getattr(torch, self.dtype)
-        return (
-            torch.as_tensor(encoded.codes, device=device),
-            torch.as_tensor(encoded.numeric, device=device).to(dtype),
-            torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
-        )
-
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the encoder and train the network.
 
@@ -287,59 +299,123 @@ class NeuralEstimator(BaseEstimator):
         -------
         self
         """
-        self._check_params()
-        table = validate_X(self, X, reset=True)
-        n = table.n_rows
-        sw = validate_sample_weight(sample_weight, n)
-        target = self._encode_target(y, n, sw)
+        validate_params(self)
+        table, target, sw = self._validate_data(X, y, sample_weight)
         validation = self._validation_data(X_val, y_val, sample_weight_val)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        device = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        strategy = resolve_strategy(self.device)
+        device = strategy.torch_device
         self.device_ = str(device)
-        dtype = getattr(torch, self.dtype)
-        self.mixed_precision_ = resolve_mixed_precision(self.mixed_precision, device, dtype)
+        self.mixed_precision_ = resolve_mixed_precision(
+            self.mixed_precision, device, getattr(torch, self.dtype))
+        train_rows, valid_rows = self._split(target, table.n_rows, seed, validation is not None)
+        encoded = self._fit_encoder(table, sw, train_rows)
+        network = self._build_network(encoded, target, sw, seed, device)
+        train, valid = self._training_data(encoded, target, sw, train_rows, valid_rows,
+                                           validation, device)
+        self._train(network, train, valid, strategy, seed)
+        return self
 
+    def _validate_data(self, X, y, sample_weight):
+        table = validate_X(self, X, reset=True)
+        sw = validate_sample_weight(sample_weight, table.n_rows)
+        return table, self._encode_target(y, table.n_rows, sw), sw
+
+    def _validation_data(self, X_val, y_val, sample_weight_val):
+        """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is provided, but X_val and y_val are not.")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if self.early_stopping is False:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping=False; they are only "
+                "used for early stopping: set early_stopping to 'auto' or True."
+            )
+        table = validate_X(self, X_val, reset=False)
+        sw = validate_sample_weight(sample_weight_val, table.n_rows)
+        return table, self._encode_validation_target(y_val, table.n_rows), sw
+
+    def _split(self, target, n, seed, has_validation_set):
+        """Sorted ``(train_rows, valid_rows)``; ``valid_rows`` is None without a held-out part
+        (no early stopping, or the user's own validation set)."""
         use_es = self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
-        train_rows, valid_rows = np.arange(n), None
-        if use_es and validation is None:
-            stratify = target if self._task in ("binary", "multiclass") else None
-            try:
-                train_rows, valid_rows = train_test_split(
-                    train_rows, test_size=self.validation_fraction, random_state=seed,
-                    stratify=stratify,
-                )
-            except ValueError:  # a class too small to stratify
-                train_rows, valid_rows = train_test_split(
-                    train_rows, test_size=self.validation_fraction, random_state=seed
-                )
-            train_rows, valid_rows = np.sort(train_rows), np.sort(valid_rows)
+        rows = np.arange(n)
+        if not use_es or has_validation_set:
+            return rows, None
+        stratify = target if self._task in ("binary", "multiclass") else None
+        try:
+            train_rows, valid_rows = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=seed, stratify=stratify)
+        except ValueError:  # a class too small to stratify
+            train_rows, valid_rows = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=seed)
+        return np.sort(train_rows), np.sort(valid_rows)
 
+    def _fit_encoder(self, table, sw, train_rows):
+        """Fit ``encoder_`` on the training rows; returns the encoding of every row."""
         self.encoder_ = TabularEncoder(
             categorical_features=self.categorical_features,
             min_frequency=self.min_frequency,
             max_cardinality=self.max_cardinality,
             numeric_scaling=self.numeric_scaling,
         )
-        train_table = table if valid_rows is None else table.take(train_rows)
+        train_table = table if len(train_rows) == table.n_rows else table.take(train_rows)
         self.encoder_.fit(train_table, sample_weight=sw[train_rows])
-        encoded = self.encoder_.encode(table)
+        return self.encoder_.encode(table)
 
+    def _build_embedding(self, encoded):
+        return build_embedding(self.embedding, [f.n_codes for f in encoded.categorical_fields],
+                               len(encoded.numeric_fields), self.embedding_dim)
+
+    def _build_network(self, encoded, target, sw, seed, device):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             embedding = self._build_embedding(encoded)
             model = self._build_model(embedding, self._n_outputs)
             network = TabularNetwork(embedding, model, self._prior_logits(target, sw))
-            network = network.to(device=device, dtype=dtype)
+        return network.to(device=device, dtype=getattr(torch, self.dtype))
 
+    def _to_tensors(self, encoded, device):
+        dtype = getattr(torch, self.dtype)
+        return (
+            torch.as_tensor(encoded.codes, device=device),
+            torch.as_tensor(encoded.numeric, device=device).to(dtype),
+            torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
+        )
+
+    def _target_tensors(self, target, sw, device):
+        dtype = getattr(torch, self.dtype)
+        y = torch.as_tensor(target, device=device)
+        return (y if self._task == "multiclass" else y.to(dtype),
+                torch.as_tensor(sw, device=device, dtype=dtype))
+
+    def _training_data(self, encoded, target, sw, train_rows, valid_rows, validation, device):
+        """``(train, valid)`` tuples of ``(inputs, y, w)`` tensors on ``device``."""
         inputs = self._to_tensors(encoded, device)
-        y_t = torch.as_tensor(target, device=device)
-        y_t = y_t if self._task == "multiclass" else y_t.to(dtype)
-        w_t = torch.as_tensor(sw, device=device, dtype=dtype)
-        n_train = len(train_rows)
+        y, w = self._target_tensors(target, sw, device)
+
+        def part(rows):
+            idx = torch.as_tensor(rows, device=device)
+            return tuple(t[idx] for t in inputs), y[idx], w[idx]
+
+        if valid_rows is not None:
+            return part(train_rows), part(valid_rows)
+        valid = None
+        if validation is not None:  # the user's validation set
+            val_table, val_target, val_sw = validation
+            valid = (self._to_tensors(self.encoder_.encode(val_table), device),
+                     *self._target_tensors(val_target, val_sw, device))
+        return (inputs, y, w), valid
+
+    def _training_config(self, n_train, device):
         batch_size = (_auto_batch_size(n_train, device) if self.batch_size == "auto"
                       else int(self.batch_size))
-        config = TrainingConfig(
+        return TrainingConfig(
             task=self._task,
             max_epochs=self.max_epochs,
             batch_size=batch_size,
@@ -347,33 +423,17 @@ class NeuralEstimator(BaseEstimator):
             weight_decay=self.weight_decay,
             embedding_l2=self.embedding_l2,
             n_iter_no_change=self.n_iter_no_change,
-            device=device,
             mixed_precision=self.mixed_precision_,
-            verbose=self.verbose,
+            verbose=int(self.verbose),
         )
 
-        def part(rows):
-            if rows is None or len(rows) == n:
-                return inputs, y_t, w_t
-            idx = torch.as_tensor(rows, device=device)
-            return tuple(t[idx] for t in inputs), y_t[idx], w_t[idx]
-
-        train_part = part(train_rows if valid_rows is not None else None)
-        valid_part = part(valid_rows) if valid_rows is not None else None
-        if validation is not None:  # the user's validation set (then valid_rows is None)
-            val_table, val_target, val_sw = validation
-            val_y = torch.as_tensor(val_target, device=device)
-            valid_part = (
-                self._to_tensors(self.encoder_.encode(val_table), device),
-                val_y if self._task == "multiclass" else val_y.to(dtype),
-                torch.as_tensor(val_sw, device=device, dtype=dtype),
-            )
-        self.history_, self.best_iteration_ = train_network(
-            network, *train_part, config, seed, valid=valid_part
-        )
+    def _train(self, network, train, valid, strategy, seed):
+        config = self._training_config(train[1].shape[0], strategy.torch_device)
+        trainer = Trainer(network, config, strategy, self._callbacks(config), seed)
+        self.history_ = trainer.fit(train, valid, self._stages())
+        self.best_iteration_ = trainer.best_epoch
         self.n_iter_ = len(self.history_)
         self.module_ = network
-        return self
 
     # -- predict ---------------------------------------------------------------------------
     def _predict_device(self):
@@ -381,17 +441,24 @@ class NeuralEstimator(BaseEstimator):
             return torch.device(self.device_)
         return torch.device("cpu")
 
-    def _raw_predict(self, X):
-        """Logits (float64 numpy array of shape (n, k)) for ``X``."""
+    def _forward(self, X, fn=None):
+        """The one batched forward pass over ``X``: ``fn(network, batch)`` per batch,
+        concatenated (default: float64 logits of shape (n, k)); see ``forward_batches``."""
         check_is_fitted(self, "module_")
-        table = validate_X(self, X, reset=False)
-        encoded = self.encoder_.encode(table)
+        encoded = self.encoder_.encode(validate_X(self, X, reset=False))
         device = self._predict_device()
         module = self.module_
         if next(module.parameters()).device != device:
             module.to(device)
         mixed = self.mixed_precision_ and resolve_mixed_precision("auto", device, torch.float32)
-        return predict_network(module, self._to_tensors(encoded, device), None, device, mixed)
+        inputs = self._to_tensors(encoded, device)
+        if fn is None:
+            return predict_network(module, inputs, None, device, mixed)
+        return forward_batches(module, inputs, fn, None, device, mixed)
+
+    def _raw_predict(self, X):
+        """Logits (float64 numpy array of shape (n, k)) for ``X``."""
+        return self._forward(X)
 
     # -- persistence -------------------------------------------------------------------------
     def __getstate__(self):

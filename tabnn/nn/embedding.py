@@ -1,6 +1,9 @@
 """Embedding layers: encoder output ``(codes, numeric, numeric_missing)`` -> ``[B, F, d]``.
 
-Every embedding module has the same call signature, so any model works with any embedding.
+Every embedding follows the protocol of :class:`Embedding` (same call signature, same
+reported sizes), so any model works with any embedding: models are built from what the
+embedding reports, never from an estimator's parameters. Embeddings are chosen by name
+through :func:`build_embedding` (the ``embedding`` parameter of every neural estimator).
 """
 
 from __future__ import annotations
@@ -8,7 +11,50 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["FieldEmbedding", "NumericEmbedding"]
+__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding"]
+
+
+class Embedding(nn.Module):
+    """Protocol of every embedding module (subclass it and implement ``forward``).
+
+    Forward: ``codes [B, Fc] int64``, ``numeric [B, Fn]``, ``numeric_missing [B, Fn]`` ->
+    ``[B, Fc + Fn, dim]``, categorical fields first.
+
+    Attributes
+    ----------
+    n_categorical : int
+        Number of categorical fields ``Fc``.
+    n_numeric : int
+        Number of numeric fields ``Fn``.
+    dim : int
+        Width ``d`` of every field vector.
+    n_values : int
+        Number of distinct categorical values over all fields (size of the global value-id
+        space of :meth:`value_ids`).
+    """
+
+    n_categorical: int
+    n_numeric: int
+    dim: int
+    n_values: int
+
+    @property
+    def n_fields(self):
+        """Number of fields ``F = Fc + Fn``."""
+        return self.n_categorical + self.n_numeric
+
+    def embedding_tables(self):
+        """Parameters holding per-value vectors (the embedding L2 penalty acts on these)."""
+        return []
+
+    def value_ids(self, codes):
+        """Global value id ``[B, Fc]`` in ``[0, n_values)`` of every categorical code
+        (one id per (field, code); e.g. for feature-value gates)."""
+        raise NotImplementedError
+
+    def no_weight_decay(self):
+        """Parameters outside weight decay: all of an embedding's (see ``embedding_l2``)."""
+        return list(self.parameters())
 
 
 class NumericEmbedding(nn.Module):
@@ -50,7 +96,7 @@ class NumericEmbedding(nn.Module):
         return present * value + numeric_missing.unsqueeze(-1) * self.missing
 
 
-class FieldEmbedding(nn.Module):
+class FieldEmbedding(Embedding):
     """Per-field embeddings stored as one table with offsets, plus numeric embeddings.
 
     Parameters
@@ -88,26 +134,48 @@ class FieldEmbedding(nn.Module):
         self.reset_parameters()
 
     @property
-    def n_fields(self):
-        return len(self.cardinalities) + self.numeric.n_fields
-
-    @property
     def n_categorical(self):
         """Number of categorical fields; they come first in the output."""
         return len(self.cardinalities)
+
+    @property
+    def n_numeric(self):
+        return self.numeric.n_fields
+
+    @property
+    def n_values(self):
+        return sum(self.cardinalities)
 
     def reset_parameters(self):
         nn.init.normal_(self.table.weight, std=self.init_std)
         self.numeric.reset_parameters()
 
     def embedding_tables(self):
-        """Parameters holding per-value embeddings (for embedding regularisation)."""
         return [self.table.weight]
+
+    def value_ids(self, codes):
+        return codes + self.offsets
 
     def forward(self, codes, numeric, numeric_missing):
         parts = []
         if self.cardinalities:
-            parts.append(self.table(codes + self.offsets))
+            parts.append(self.table(self.value_ids(codes)))
         if self.numeric.n_fields:
             parts.append(self.numeric(numeric, numeric_missing))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+#: embeddings by the name the ``embedding`` parameter takes; each entry builds the module from
+#: the categorical cardinalities (codes per field, reserved codes included), the number of
+#: numeric fields and the width
+EMBEDDINGS = {
+    "field": FieldEmbedding,
+}
+
+
+def build_embedding(spec, cardinalities, n_numeric, dim):
+    """Build the embedding named ``spec`` (a key of :data:`EMBEDDINGS`), or call
+    ``spec.build(cardinalities, n_numeric, dim)`` for a specification object."""
+    if isinstance(spec, str):
+        return EMBEDDINGS[spec](cardinalities, n_numeric, dim)
+    return spec.build(cardinalities, n_numeric, dim)

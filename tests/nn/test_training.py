@@ -4,6 +4,7 @@ from torch import nn
 
 from tabnn.nn import AutoInt, FieldEmbedding, TabularNetwork
 from tabnn.training import (
+    SingleDevice,
     TrainingConfig,
     _add_embedding_l2_gradient,
     _scale_learning_rate,
@@ -91,11 +92,11 @@ def _cuda_run(network, cuda_graphs, n=16 * 9 + 5, epochs=4, valid=False, tol=1e-
                     for part in _data(n))
     config = TrainingConfig(task="binary", max_epochs=epochs, batch_size=16,
                             learning_rate=1e-2, weight_decay=1e-4, embedding_l2=1e-3,
-                            device=torch.device("cuda"), mixed_precision=False,
-                            cuda_graphs=cuda_graphs, n_iter_no_change=10, tol=tol)
+                            mixed_precision=False, n_iter_no_change=10, tol=tol)
     network = network.cuda()
     history, _ = train_network(network, inputs, y, w, config, seed=5,
-                               valid=(inputs, y, w) if valid else None)
+                               valid=(inputs, y, w) if valid else None,
+                               strategy=SingleDevice("cuda", cuda_graphs=cuda_graphs))
     return history, network
 
 

@@ -22,9 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import functools
 import pickle
 import sys
 import time
@@ -35,24 +33,13 @@ import torch
 import torch.nn.functional as F
 
 from tabnn import AutoIntClassifier
-from tabnn.estimators import _base
 from tabnn.compare import ctr_benchmark_data
+from tabnn.training import SingleDevice
 
 
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-@contextlib.contextmanager
-def _cuda_graphs(enabled):
-    """Estimators built inside train with CUDA graphs on or off (the engine's switch)."""
-    saved = _base.TrainingConfig
-    _base.TrainingConfig = functools.partial(saved, cuda_graphs=enabled)
-    try:
-        yield
-    finally:
-        _base.TrainingConfig = saved
 
 
 def bare_loop(network, inputs, y, batch_size, epochs, device):
@@ -111,13 +98,13 @@ def main():
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         for label, extra in models.items():
-            def estimator():
+            def estimator(cuda_graphs=True):
                 return AutoIntClassifier(embedding_dim=16, batch_size=bs,
                                          max_epochs=1 + args.epochs, early_stopping=False,
-                                         random_state=0, device=str(device), **extra)
+                                         random_state=0, **extra,
+                                         device=SingleDevice(device, cuda_graphs=cuda_graphs))
 
-            with _cuda_graphs(False):
-                eager = estimator().fit(X_train, y_train)
+            eager = estimator(cuda_graphs=False).fit(X_train, y_train)
             eager_s = float(np.median([h["seconds"] for h in eager.history_[1:]]))
             del eager
             clf = estimator()

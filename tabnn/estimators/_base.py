@@ -22,6 +22,7 @@ from .._params import (
     Interval,
     Options,
     RandomState,
+    param_constraints,
     validate_params,
 )
 from .._validation import (
@@ -194,11 +195,9 @@ class NeuralEstimator(BaseEstimator):
         "early_stopping": [Options("auto"), Boolean()],
         "validation_fraction": [Interval("real", 0, 1, closed="neither")],
         "n_iter_no_change": [Interval("int", 1)],
-        "categorical_features": [Options("auto"), InstanceOf(
-            (list, tuple, np.ndarray), "a list of column names / indices or a boolean mask")],
-        "min_frequency": [Interval("real", 0)],
-        "max_cardinality": [Interval("int", 1), Options(None)],
-        "numeric_scaling": [Options("quantile", "robust", "standard", "minmax", None)],
+        # the encoder's parameters, checked as the encoder checks them
+        **{name: param_constraints(TabularEncoder)[name] for name in (
+            "categorical_features", "min_frequency", "max_cardinality", "numeric_scaling")},
         "device": [InstanceOf(object, "'auto', a torch device string or torch.device, or a "
                               "device strategy", check=_is_device)],
         "dtype": [Options("float32", "float64")],

@@ -39,9 +39,8 @@ def heap_reuse(device):
     A CPU step allocates tens of MiB of temporaries and frees them. glibc serves blocks above
     its mmap threshold with fresh ``mmap`` calls and trims freed memory at the top of the heap, so
     every step paid page faults on them. Inside this block, blocks up to 32 MiB come from the
-    heap and freed memory stays there (26-field AutoInt, batch 4096, 2 cores: 1.1k instead of
-    10-11k page faults per step; median training rows/s +12% over 8 alternating runs, within
-    this VM's noise for single runs). On exit the heap is trimmed (once per fit: prediction
+    heap and freed memory stays there, and steps no longer fault on their temporaries
+    (measured effect: ``docs/benchmarks.md``). On exit the heap is trimmed (once per fit: prediction
     does not use this, so that many small predict calls do not each walk the heap), and the
     thresholds are left where glibc's own adaptive rule takes them at most (32 MiB, trim at
     64 MiB). Blocks (threads) may nest; the outermost one restores. Nothing happens on GPUs or

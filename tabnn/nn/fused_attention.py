@@ -4,9 +4,9 @@ On the CPU, the multi-head attention of :class:`~tabnn.nn.InteractingLayer` spen
 time on the per-row ``F x F`` score matrices: written, cast, normalised and read again by
 separate PyTorch operations. ``fused_attention.c`` computes scores, softmax and the weighted
 values of 16 rows at a time in vector registers, and recomputes the scores in the backward
-pass instead of storing them. The 26-field benchmark model of ``benchmarks/train_speed.py``
-(2 heads x 8) trains 1.3-1.7x and predicts 1.5-1.8x faster with it on 2 cores
-(``benchmarks/fused_attention.py``); see :func:`pays_off` for the sizes where it is used.
+pass instead of storing them, so small-headed models train and predict markedly faster on
+the CPU (measurements: ``docs/benchmarks.md``, ``benchmarks/fused_attention.py``); see
+:func:`pays_off` for the sizes where it is used.
 
 The kernel is compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) the first
 time it is needed and cached in ``$TABNN_CACHE_DIR`` (default ``~/.cache/tabnn``), one build per
@@ -137,11 +137,9 @@ def pays_off(n_fields, n_heads, head_dim):
 
     The kernel computes in float32; PyTorch's products run in bfloat16 under autocast. It wins
     where the ``F x F`` softmax dominates (small heads) and loses where the per-head products
-    do and its per-thread buffer of 16 rows outgrows the core's cache. Measured on 2 cores
-    (AMD EPYC, 3 layers forward and backward at batch 2048 and 4096, bf16 autocast,
-    ``benchmarks/fused_attention.py``): heads of size 4-8 at 26-100 fields 1.5-3.1x faster,
-    1 x 16 and 2 x 32 at 10 fields 1.2-2.3x; 2 x 16 at 26-39 fields 0.9-1.3x, 2 x 32 at 26-39
-    fields 0.4-1.25x (not used: no clear gain, and a clear loss at 39 fields).
+    do and its per-thread buffer of 16 rows outgrows the core's cache. The line below follows
+    ``benchmarks/fused_attention.py`` (table in ``docs/benchmarks.md``): heads of size 8 or
+    less, or a 16-row buffer that stays within a core's cache.
     """
     width = 3 * n_heads * head_dim
     buffer_bytes = 64 * n_fields * (2 * width + n_heads * head_dim + 2 * n_fields)

@@ -1,13 +1,13 @@
-"""scikit-learn's own estimator checks over every public tabnn estimator.
+"""scikit-learn's own estimator checks over every public tabnn estimator (the registry,
+:func:`tabnn.estimators.all_estimators`).
 
 Check-friendly parameters (small models, few epochs, full-batch training) are set in one table,
 as LightGBM's tests do; expected failures, if any, carry a written reason.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tabnn import AutoIntClassifier, AutoIntRegressor, TabularEncoder
+from tabnn.estimators import all_estimators
 
 # Parameters that keep the checks fast and deterministic; each estimator's defaults stay
 # tuned for real data.
@@ -34,10 +34,7 @@ EXPECTED_FAILURES = {}
 
 
 def _instances():
-    estimators = [TabularEncoder(), AutoIntClassifier(), AutoIntRegressor()]
-    for est in estimators:
-        est.set_params(**CHECK_PARAMS.get(type(est).__name__, {}))
-    return estimators
+    return [cls().set_params(**CHECK_PARAMS.get(name, {})) for name, cls in all_estimators()]
 
 
 def _expected_failed_checks(estimator):

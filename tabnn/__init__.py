@@ -2,6 +2,8 @@
 
 from .encoding import EncodedTable, FieldSpec, TabularEncoder
 from .estimators import (
+    ARMNetClassifier,
+    ARMNetRegressor,
     AutoIntClassifier,
     AutoIntRegressor,
     FoldSEClassifier,
@@ -13,6 +15,8 @@ from .estimators import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ARMNetClassifier",
+    "ARMNetRegressor",
     "AutoIntClassifier",
     "AutoIntRegressor",
     "EncodedTable",

@@ -12,6 +12,8 @@ __all__ = ["all_estimators"]
 #: (module under tabnn.estimators or tabnn, class name, kinds)
 _ESTIMATORS = (
     ("tabnn.encoding", "TabularEncoder", ("transformer",)),
+    ("tabnn.estimators.armnet", "ARMNetClassifier", ("classifier", "neural")),
+    ("tabnn.estimators.armnet", "ARMNetRegressor", ("regressor", "neural")),
     ("tabnn.estimators.autoint", "AutoIntClassifier", ("classifier", "neural")),
     ("tabnn.estimators.autoint", "AutoIntRegressor", ("regressor", "neural")),
     ("tabnn.estimators.foldse", "FoldSEClassifier", ("classifier", "rules")),

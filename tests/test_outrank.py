@@ -271,6 +271,22 @@ def test_streaming_parquet_and_lazyframe_equal_in_memory(tmp_path):
         rank_features(str(path))
 
 
+def test_row_blocks_inside_a_chunk_change_nothing(monkeypatch):
+    from tabnn.ranking import _streaming
+
+    b = make_ctr(n_samples=5000, n_categorical=6, n_numeric=2, cardinality=(5, 800),
+                 missing_rate=0.1, random_state=3)
+    kw = dict(random_state=0, chunk_size=1700, fit_rows=900, sample_rows=700, redundancy=True)
+    whole = rank_features(b.data, b.target, **kw)
+    quality_kw = {k: v for k, v in kw.items() if k != "redundancy"}
+    report = data_quality_report(b.data, b.target, **quality_kw)
+    monkeypatch.setattr(_streaming, "_BLOCK_CELLS", 300)  # blocks of a few dozen rows
+    pd.testing.assert_frame_equal(rank_features(b.data, b.target, **kw), whole,
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(data_quality_report(b.data, b.target, **quality_kw), report,
+                                  check_exact=True)
+
+
 def test_relabelled_copy_ties_exactly_and_late_values_get_own_codes():
     rng = np.random.default_rng(0)
     n = 3000

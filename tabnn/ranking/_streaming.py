@@ -181,6 +181,9 @@ def _grow(hist, n_values):
     return np.vstack([hist, np.zeros((extra, hist.shape[1]), dtype=hist.dtype)])
 
 
+_BLOCK_CELLS = 1 << 19  # int64 codes per encode_binned call (4 MiB): keeps the peak at a chunk
+
+
 def _n_values(spec, arrival):
     return spec.cardinality if arrival is None else arrival.n_values
 
@@ -226,24 +229,34 @@ def run_pass(src, *, categorical_features="auto", n_bins=32, sample_rows=50_000,
         y_null = null_labels.take(m)
         rows = np.arange((-offset) % step, m, step)
         s_next = s_pos + len(rows)
-        chunk_codes = encoder.partial_fit(table).encode_binned(table)
-        for j, spec in enumerate(fields):
-            codes = chunk_codes[:, j]
-            if arrival[j] is not None:
-                codes = arrival[j](codes, spec.n_codes)
-            V = _n_values(spec, arrival[j])
-            joints[j] = _grow(joints[j], V)
-            nulls[j] = _grow(nulls[j], V)
-            size = joints[j].size
-            if K > 1:
-                flat = codes * K
-                joints[j] += np.bincount(flat + y, minlength=size).reshape(-1, K)
-                nulls[j] += np.bincount(flat + y_null, minlength=size).reshape(-1, K)
-            else:
-                h = np.bincount(codes, minlength=size).reshape(-1, 1)
-                joints[j] += h
-                nulls[j] += h
-            sample_codes[s_pos:s_next, j] = codes[rows]
+        encoder.partial_fit(table)
+        # encode_binned gives every column at once: row blocks bound that matrix's memory
+        block = max(1, _BLOCK_CELLS // max(F, 1))
+        for start in range(0, m, block):
+            stop = min(start + block, m)
+            part = table if (start, stop) == (0, m) else table.take(slice(start, stop))
+            block_codes = encoder.encode_binned(part)
+            yb, yb_null = y[start:stop], y_null[start:stop]
+            in_block = rows[(rows >= start) & (rows < stop)]
+            at = s_pos + np.searchsorted(rows, start)
+            for j, spec in enumerate(fields):
+                codes = block_codes[:, j]
+                if arrival[j] is not None:
+                    codes = arrival[j](codes, spec.n_codes)
+                V = _n_values(spec, arrival[j])
+                joints[j] = _grow(joints[j], V)
+                nulls[j] = _grow(nulls[j], V)
+                size = joints[j].size
+                if K > 1:
+                    flat = codes * K
+                    joints[j] += np.bincount(flat + yb, minlength=size).reshape(-1, K)
+                    nulls[j] += np.bincount(flat + yb_null, minlength=size).reshape(-1, K)
+                else:
+                    h = np.bincount(codes, minlength=size).reshape(-1, 1)
+                    joints[j] += h
+                    nulls[j] += h
+                sample_codes[at:at + len(in_block), j] = codes[in_block - start]
+            del block_codes
         sample_y[s_pos:s_next] = y[rows]
         sample_y_null[s_pos:s_next] = y_null[rows]
         s_pos = s_next

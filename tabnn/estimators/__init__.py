@@ -2,6 +2,7 @@
 
 from .armnet import ARMNetClassifier, ARMNetRegressor
 from .autoint import AutoIntClassifier, AutoIntRegressor
+from .fcn import FCNClassifier, FCNRegressor
 from .foldse import FoldSEClassifier
 from .outrank import OutRankSelector, data_quality_report, rank_features
 from ._registry import all_estimators
@@ -11,6 +12,8 @@ __all__ = [
     "ARMNetRegressor",
     "AutoIntClassifier",
     "AutoIntRegressor",
+    "FCNClassifier",
+    "FCNRegressor",
     "FoldSEClassifier",
     "OutRankSelector",
     "all_estimators",

@@ -16,6 +16,8 @@ _ESTIMATORS = (
     ("tabnn.estimators.armnet", "ARMNetRegressor", ("regressor", "neural")),
     ("tabnn.estimators.autoint", "AutoIntClassifier", ("classifier", "neural")),
     ("tabnn.estimators.autoint", "AutoIntRegressor", ("regressor", "neural")),
+    ("tabnn.estimators.fcn", "FCNClassifier", ("classifier", "neural")),
+    ("tabnn.estimators.fcn", "FCNRegressor", ("regressor", "neural")),
     ("tabnn.estimators.foldse", "FoldSEClassifier", ("classifier", "rules")),
     ("tabnn.estimators.outrank", "OutRankSelector", ("transformer", "selector")),
 )

@@ -3,16 +3,20 @@
 from .armnet import ARMNet, ExponentialNeurons
 from .autoint import AutoInt, InteractingLayer
 from .embedding import FieldEmbedding, NumericEmbedding
+from .fcn import FCN, CrossNetwork, SelfMaskCrossLayer
 from .layers import MLP
 from .network import TabularNetwork
 
 __all__ = [
     "ARMNet",
     "AutoInt",
+    "CrossNetwork",
+    "FCN",
     "ExponentialNeurons",
     "FieldEmbedding",
     "InteractingLayer",
     "MLP",
     "NumericEmbedding",
+    "SelfMaskCrossLayer",
     "TabularNetwork",
 ]

@@ -117,12 +117,13 @@ encoder_ : TabularEncoder
     module_ : torch.nn.Module
         The trained network (embedding + interaction model).
     history_ : list of dict
-        Per epoch: ``train_loss``, ``valid_loss``, ``valid_metric`` (AUC for binary,
-        accuracy for multi-class), ``learning_rate``, ``seconds``.
+        Per epoch: ``stage``, ``epoch``, ``train_loss`` (with any penalty terms),
+        ``valid_loss``, ``valid_metric`` (AUC for binary, accuracy for multi-class),
+        ``learning_rate``, ``seconds``, and ``improved`` under early stopping.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (over all stages).
     best_iteration_ : int
-        Epoch whose weights were kept.
+        Epoch (of the last stage) whose weights were kept.
     device_ : str
         Device the network was trained on.
     mixed_precision_ : bool

@@ -3,6 +3,7 @@
 from .armnet import ARMNetClassifier, ARMNetRegressor
 from .autoint import AutoIntClassifier, AutoIntRegressor
 from .fcn import FCNClassifier, FCNRegressor
+from .fgcnn import FGCNNClassifier, FGCNNRegressor
 from .foldse import FoldSEClassifier
 from .outrank import OutRankSelector, data_quality_report, rank_features
 from ._registry import all_estimators
@@ -14,6 +15,8 @@ __all__ = [
     "AutoIntRegressor",
     "FCNClassifier",
     "FCNRegressor",
+    "FGCNNClassifier",
+    "FGCNNRegressor",
     "FoldSEClassifier",
     "OutRankSelector",
     "all_estimators",

@@ -18,6 +18,8 @@ _ESTIMATORS = (
     ("tabnn.estimators.autoint", "AutoIntRegressor", ("regressor", "neural")),
     ("tabnn.estimators.fcn", "FCNClassifier", ("classifier", "neural")),
     ("tabnn.estimators.fcn", "FCNRegressor", ("regressor", "neural")),
+    ("tabnn.estimators.fgcnn", "FGCNNClassifier", ("classifier", "neural")),
+    ("tabnn.estimators.fgcnn", "FGCNNRegressor", ("regressor", "neural")),
     ("tabnn.estimators.foldse", "FoldSEClassifier", ("classifier", "rules")),
     ("tabnn.estimators.outrank", "OutRankSelector", ("transformer", "selector")),
 )

@@ -4,6 +4,7 @@ from .armnet import ARMNet, ExponentialNeurons
 from .autoint import AutoInt, InteractingLayer
 from .embedding import FieldEmbedding, NumericEmbedding
 from .fcn import FCN, CrossNetwork, SelfMaskCrossLayer
+from .fgcnn import FGCNN, EmbeddingPair, FeatureGeneration
 from .layers import MLP
 from .network import TabularNetwork
 
@@ -12,7 +13,10 @@ __all__ = [
     "AutoInt",
     "CrossNetwork",
     "FCN",
+    "FGCNN",
+    "EmbeddingPair",
     "ExponentialNeurons",
+    "FeatureGeneration",
     "FieldEmbedding",
     "InteractingLayer",
     "MLP",

@@ -25,9 +25,26 @@ _NEURAL_CHECK_PARAMS = {
     "dnn_hidden": (8,),
     "random_state": 0,
 }
+# ARM-Net: layer normalisation, since batch statistics would make a row's update depend on
+# the other rows of its batch (zero-weight rows would still shift them: the sample-weight checks
+# compare against dropping those rows)
+_ARMNET_CHECK_PARAMS = {
+    "dtype": "float64", "batch_size": 1024, "max_epochs": 60, "learning_rate": 1e-2,
+    "embedding_dim": 4, "attention_heads": 1, "neurons_per_head": 4, "mlp_hidden": (8,),
+    "normalization": "layer", "random_state": 0,
+}
+_FCN_CHECK_PARAMS = {  # no dropout: duplicated rows must see the same network
+    "dtype": "float64", "batch_size": 1024, "max_epochs": 60, "learning_rate": 1e-2,
+    "embedding_dim": 4, "ecn_layers": 1, "lcn_layers": 1, "ecn_dropout": 0.0,
+    "lcn_dropout": 0.0, "random_state": 0,
+}
 CHECK_PARAMS = {
+    "ARMNetClassifier": _ARMNET_CHECK_PARAMS,
+    "ARMNetRegressor": _ARMNET_CHECK_PARAMS,
     "AutoIntClassifier": _NEURAL_CHECK_PARAMS,
     "AutoIntRegressor": _NEURAL_CHECK_PARAMS,
+    "FCNClassifier": _FCN_CHECK_PARAMS,
+    "FCNRegressor": _FCN_CHECK_PARAMS,
 }
 
 EXPECTED_FAILURES = {}

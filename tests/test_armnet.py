@@ -88,8 +88,8 @@ def test_explain_is_per_row_per_neuron_sparse_and_keeps_the_index(pair):
 def test_alpha_two_is_sparser_and_alpha_one_is_dense(pair):
     _, X, y, Xt, _ = pair
     kw = {**FAST, "max_epochs": 2}
-    dense = ARMNetClassifier(**kw, alpha=1.0).fit(X, y).explain(Xt.iloc[:20])
-    sparse = ARMNetClassifier(**kw, alpha=2.0).fit(X, y).explain(Xt.iloc[:20])
+    dense = ARMNetClassifier(**kw, entmax_alpha=1.0).fit(X, y).explain(Xt.iloc[:20])
+    sparse = ARMNetClassifier(**kw, entmax_alpha=2.0).fit(X, y).explain(Xt.iloc[:20])
     assert (dense.to_numpy() == 0).mean() == 0
     assert (sparse.to_numpy() == 0).mean() > 0.5
 
@@ -101,10 +101,10 @@ def test_pipeline_grid_search(container):
         X = pl.from_pandas(X)
     pipe = make_pipeline(ARMNetClassifier(max_epochs=3, embedding_dim=4, neurons_per_head=4,
                                           mlp_hidden=(16,), random_state=0))
-    grid = GridSearchCV(pipe, {"armnetclassifier__alpha": [1.5, 2.0],
+    grid = GridSearchCV(pipe, {"armnetclassifier__entmax_alpha": [1.5, 2.0],
                                "armnetclassifier__attention_heads": [1, 2]}, cv=2)
     grid.fit(X, y)
-    assert set(grid.best_params_) == {"armnetclassifier__alpha",
+    assert set(grid.best_params_) == {"armnetclassifier__entmax_alpha",
                                       "armnetclassifier__attention_heads"}
     assert grid.predict_proba(X).shape == (len(y), 2)
     assert grid.best_estimator_[-1].feature_importances_.shape == (7,)
@@ -141,7 +141,7 @@ def test_seeded_fits_repeat_and_feature_importances_follow_sample_weight(pair):
     w = np.r_[np.ones(750), np.zeros(750)]
     np.testing.assert_allclose(np.average(rows, axis=0, weights=w),
                                a._row_importance(X.iloc[:750]).mean(axis=0), atol=1e-12)
-    with pytest.raises(ValueError, match="alpha"):
-        ARMNetClassifier(alpha=0.5).fit(X.iloc[:50], y[:50])
+    with pytest.raises(ValueError, match="entmax_alpha"):
+        ARMNetClassifier(entmax_alpha=0.5).fit(X.iloc[:50], y[:50])
     with pytest.raises(ValueError, match="normalization"):
         ARMNetClassifier(normalization="group").fit(X.iloc[:50], y[:50])

@@ -18,7 +18,7 @@ attention_heads : int, default=4
         Attention heads ``K``; each has its own key transform and its own neurons.
     neurons_per_head : int, default=32
         Exponential neurons (cross features) per head ``O``; the model has ``K * O`` of them.
-    alpha : float, default=1.5
+    entmax_alpha : float, default=1.5
         α of the entmax that turns attention scores into weights over the fields: 1 is
         softmax (every field in every neuron), larger values give sparser neurons (each
         multiplies fewer fields). 1.5 and 2 (sparsemax) are solved exactly, other values by
@@ -46,7 +46,7 @@ class _ARMNetBase(NeuralEstimator):
     _param_constraints = {
         "attention_heads": [Interval("int", 1)],
         "neurons_per_head": [Interval("int", 1)],
-        "alpha": [Interval("real", 1, None, closed="left")],
+        "entmax_alpha": [Interval("real", 1, None, closed="left")],
         "mlp_hidden": [IntSequence(1)],
         "dnn_hidden": [IntSequence(1), Options(None)],
         "dropout": [Interval("real", 0, 1, closed="left")],
@@ -58,7 +58,7 @@ class _ARMNetBase(NeuralEstimator):
         *,
         attention_heads=4,
         neurons_per_head=32,
-        alpha=1.5,
+        entmax_alpha=1.5,
         mlp_hidden=(256, 256),
         dnn_hidden=None,
         dropout=0.0,
@@ -108,7 +108,7 @@ class _ARMNetBase(NeuralEstimator):
         )
         self.attention_heads = attention_heads
         self.neurons_per_head = neurons_per_head
-        self.alpha = alpha
+        self.entmax_alpha = entmax_alpha
         self.mlp_hidden = mlp_hidden
         self.dnn_hidden = dnn_hidden
         self.dropout = dropout
@@ -121,7 +121,7 @@ class _ARMNetBase(NeuralEstimator):
             n_outputs,
             attention_heads=self.attention_heads,
             neurons_per_head=self.neurons_per_head,
-            alpha=float(self.alpha),
+            alpha=float(self.entmax_alpha),
             mlp_hidden=tuple(self.mlp_hidden),
             dnn_hidden=tuple(self.dnn_hidden or ()),
             dropout=float(self.dropout),
@@ -201,7 +201,7 @@ class _ARMNetBase(NeuralEstimator):
             index has two levels: the input's index (a RangeIndex for non-pandas input) and
             ``neuron`` (``head * neurons_per_head + o``); a value is the exponent ``w`` of the
             field in the neuron's cross feature ``prod_f e_f ^ w_f`` for this row, and most are
-            exactly 0 (entmax leaves the fields a neuron ignores at 0; with ``alpha=1`` none
+            exactly 0 (entmax leaves the fields a neuron ignores at 0; with ``entmax_alpha=1`` none
             is). With ``summary=True`` the index is the input's.
         """
         check_is_fitted(self, "module_")

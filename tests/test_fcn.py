@@ -124,9 +124,11 @@ def test_single_branch_ablation_and_options(third_order):
 
 def test_odd_embedding_dim_is_a_clear_error(third_order):
     X, y = third_order[0].iloc[:200], third_order[1][:200]
-    with pytest.raises(InvalidParameterError, match="'embedding_dim' parameter of FCNClassifier"
-                                                   ".*even.*Got 7"):
+    with pytest.raises(ValueError, match=r"embedding_dim must be an even .*\(e\.g\. 8\).*"
+                                         "embedding_dim=7, n_heads=1"):
         FCNClassifier(embedding_dim=7).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'embedding_dim' parameter"):
+        FCNClassifier(embedding_dim=0).fit(X, y)
     with pytest.raises(ValueError, match="embedding_dim=6, n_heads=2"):
         FCNClassifier(embedding_dim=6, n_heads=2, max_epochs=1).fit(X, y)
 

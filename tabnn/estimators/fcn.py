@@ -7,7 +7,7 @@ import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import Boolean, InstanceOf, Interval, Options, _is_int
+from .._params import Boolean, Interval, Options
 from ..nn.fcn import FCN
 from ._base import NeuralClassifierMixin, NeuralEstimator, NeuralRegressorMixin, fill_doc
 
@@ -53,17 +53,14 @@ branches : {"both", "ecn", "lcn"}, default="both"
 FCN_NOTES = """\
 Notes
     -----
-    The embedding width must be even: every field vector is split into two halves, the first
-    crossed with the plain cross vector, the second with its masked view. An odd
-    ``embedding_dim`` is rejected when the estimator is fitted, with an error naming it.
+    The embedding width must be even (a multiple of ``2 * n_heads``): every field vector is
+    split into two halves, the first crossed with the plain cross vector, the second with its
+    masked view. Another ``embedding_dim`` is rejected at the start of ``fit`` (before any
+    training), with a ``ValueError`` naming it.
 
     Per-branch predictions: ``predict(X, branch=...)`` (and for a classifier
     ``predict_proba`` / ``decision_function``) with ``branch`` in ``"fused"``, ``"ecn"``,
     ``"lcn"``. The Self-Mask's activity: :meth:`mask_activity`."""
-
-
-def _even_int(value):
-    return _is_int(value) and value >= 2 and value % 2 == 0
 
 
 class _FCNBase(NeuralEstimator):
@@ -78,9 +75,6 @@ class _FCNBase(NeuralEstimator):
         "n_heads": [Interval("int", 1)],
         "tri_bce": [Boolean()],
         "detach_tri_bce_weights": [Boolean()],
-        # field vectors are split into halves
-        "embedding_dim": [InstanceOf(int, "an even int >= 2 (FCN splits every field "
-                                          "vector into two halves)", check=_even_int)],
     }
 
     def __init__(
@@ -151,11 +145,12 @@ class _FCNBase(NeuralEstimator):
         self.detach_tri_bce_weights = detach_tri_bce_weights
 
     def _build_model(self, embedding, n_outputs):
-        width = embedding.dim
+        width = embedding.dim  # embedding_dim, or what a custom embedding reports
         if width % (2 * self.n_heads):
             raise ValueError(
                 "FCN splits every field vector into n_heads chunks and each chunk into two "
-                "halves: embedding_dim must be a multiple of 2 * n_heads; however: "
+                "halves: embedding_dim must be an even multiple of n_heads (e.g. "
+                f"{2 * self.n_heads * max(1, round(width / (2 * self.n_heads)))}); however: "
                 f"embedding_dim={width}, n_heads={self.n_heads}"
             )
         return FCN(

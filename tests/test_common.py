@@ -38,6 +38,12 @@ _FCN_CHECK_PARAMS = {  # no dropout: duplicated rows must see the same network
     "embedding_dim": 4, "ecn_layers": 1, "lcn_layers": 1, "ecn_dropout": 0.0,
     "lcn_dropout": 0.0, "random_state": 0,
 }
+# FGCNN: no batch normalisation after the convolutions, for the same reason as ARM-Net's
+_FGCNN_CHECK_PARAMS = {
+    "dtype": "float64", "batch_size": 1024, "max_epochs": 60, "learning_rate": 1e-2,
+    "embedding_dim": 4, "channels": (2,), "kernel_heights": 3, "recombined_channels": 1,
+    "conv_batch_norm": False, "dnn_hidden": (8,), "random_state": 0,
+}
 CHECK_PARAMS = {
     "ARMNetClassifier": _ARMNET_CHECK_PARAMS,
     "ARMNetRegressor": _ARMNET_CHECK_PARAMS,
@@ -45,6 +51,8 @@ CHECK_PARAMS = {
     "AutoIntRegressor": _NEURAL_CHECK_PARAMS,
     "FCNClassifier": _FCN_CHECK_PARAMS,
     "FCNRegressor": _FCN_CHECK_PARAMS,
+    "FGCNNClassifier": _FGCNN_CHECK_PARAMS,
+    "FGCNNRegressor": _FGCNN_CHECK_PARAMS,
 }
 
 EXPECTED_FAILURES = {}

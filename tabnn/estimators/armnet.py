@@ -257,7 +257,7 @@ class ARMNetClassifier(NeuralClassifierMixin, ClassifierMixin, _ARMNetBase):
     >>> data = make_ctr(n_samples=2000, random_state=0)  # doctest: +SKIP
     >>> clf = ARMNetClassifier(random_state=0).fit(data.data, data.target)  # doctest: +SKIP
     >>> clf.explain(data.data[:2]).shape  # doctest: +SKIP
-    (256, 10)
+    (256, 39)
     """
 
 

@@ -38,11 +38,12 @@ channels : tuple of int, default=(14, 16, 18, 20)
         One embedding for feature generation and the classifier. By default each has its
         own (as in the paper and FuxiCTR): the generator's embeddings are shaped by the
         convolution and the classifier's by the inner products; sharing halves the
-        embedding memory.
+        embedding memory."""
 
-    Field order matters: the convolution slides over neighbouring fields in the encoder's
-    column order, categorical fields first, then numeric ones (``encoder_.schema_``); put
-    related columns next to each other, or select them in the order you want."""
+FGCNN_NOTES = """Field order matters: the convolution slides over neighbouring fields in the encoder's
+    column order, categorical fields first, then numeric ones, each group in the order of
+    the input columns (``encoder_.schema_``). Put related columns next to each other, or
+    select them in the order you want (e.g. with a ``ColumnTransformer`` in front)."""
 
 
 def _stage_sizes(value, n_stages, name):
@@ -170,7 +171,8 @@ n_generated_features_ : int
         the classifier sees ``n_fields + n_generated_features_`` fields."""
 
 
-@fill_doc(fgcnn_parameters=FGCNN_PARAMETERS, fgcnn_attributes=FGCNN_ATTRIBUTES)
+@fill_doc(fgcnn_parameters=FGCNN_PARAMETERS, fgcnn_attributes=FGCNN_ATTRIBUTES,
+          fgcnn_notes=FGCNN_NOTES)
 class FGCNNClassifier(NeuralClassifierMixin, ClassifierMixin, _FGCNNBase):
     """FGCNN classifier: convolutional feature generation + IPNN (binary and multi-class).
 
@@ -192,6 +194,10 @@ class FGCNNClassifier(NeuralClassifierMixin, ClassifierMixin, _FGCNNBase):
     %(fgcnn_attributes)s
     %(common_attributes)s
 
+    Notes
+    -----
+    %(fgcnn_notes)s
+
     Examples
     --------
     >>> from tabnn import FGCNNClassifier
@@ -203,7 +209,8 @@ class FGCNNClassifier(NeuralClassifierMixin, ClassifierMixin, _FGCNNBase):
     """
 
 
-@fill_doc(fgcnn_parameters=FGCNN_PARAMETERS, fgcnn_attributes=FGCNN_ATTRIBUTES)
+@fill_doc(fgcnn_parameters=FGCNN_PARAMETERS, fgcnn_attributes=FGCNN_ATTRIBUTES,
+          fgcnn_notes=FGCNN_NOTES)
 class FGCNNRegressor(NeuralRegressorMixin, RegressorMixin, _FGCNNBase):
     """FGCNN regressor: convolutional feature generation + IPNN, squared-error loss.
 
@@ -218,4 +225,8 @@ class FGCNNRegressor(NeuralRegressorMixin, RegressorMixin, _FGCNNBase):
     ----------
     %(fgcnn_attributes)s
     %(common_attributes)s
+
+    Notes
+    -----
+    %(fgcnn_notes)s
     """

@@ -7,6 +7,7 @@ and regressor mixins below add the output head size, the loss and the target enc
 from __future__ import annotations
 
 import copy
+import inspect
 
 import numpy as np
 import torch
@@ -176,7 +177,9 @@ def _auto_batch_size(n, device):
 class NeuralEstimator(BaseEstimator):
     """Base class: parameters common to every neural estimator, fit / predict skeleton.
 
-    A model is one subclass that declares its own ``_param_constraints`` and implements
+    A model is one subclass whose ``__init__`` takes its own keyword-only parameters and
+    ``**common`` (passed on to this class; the signature scikit-learn reads gets the common
+    parameters added), declares its own ``_param_constraints`` and implements
     :meth:`_build_model` from the embedding it gets; it may override :meth:`_stages` (a fit
     in several phases) or :meth:`_callbacks`.
     """
@@ -252,6 +255,22 @@ class NeuralEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+
+    def __init_subclass__(cls, **kwargs):
+        # A model's __init__ lists its own parameters and passes ``**common`` on; scikit-learn
+        # reads parameters from the signature, so the common ones are written into it here:
+        # every model then has exactly the base's common parameters with their defaults.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+        params = list(signature.parameters.values())
+        if params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+            return
+        common = [p for name, p in inspect.signature(NeuralEstimator.__init__).parameters.items()
+                  if name != "self"]
+        init.__signature__ = signature.replace(parameters=[*params[:-1], *common])
 
     # -- hooks of a model --------------------------------------------------------------------
     def _build_model(self, embedding, n_outputs):  # pragma: no cover - abstract

@@ -7,11 +7,9 @@ import polars as pl
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from tabnn import AutoIntClassifier, AutoIntRegressor, TabularEncoder
 from tabnn.datasets import make_ctr
@@ -20,24 +18,12 @@ FAST = dict(embedding_dim=8, attention_layers=2, attention_heads=2, attention_he
             max_epochs=30, random_state=0)
 
 
-@pytest.fixture(scope="module")
-def xor_data():
-    data = make_ctr(n_samples=8000, n_categorical=4, n_numeric=3, cardinality=8,
-                    interactions=[("C1", "C2")], interaction_strength=4.0, noise=0.02,
-                    random_state=0)
-    X, y = data.data, data.target
-    return X.iloc[:6000], y[:6000], X.iloc[6000:], y[6000:], data
-
-
-def test_learns_planted_interaction_a_linear_model_cannot(xor_data):
+def test_learns_planted_interaction_a_linear_model_cannot(xor_data, linear_auc):
     X, y, Xt, yt, data = xor_data
     clf = AutoIntClassifier(**FAST).fit(X, y)
     auc = roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])
     cats = list(X.select_dtypes("category").columns)
-    linear = make_pipeline(
-        OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=1000)
-    ).fit(X[cats], y)
-    auc_linear = roc_auc_score(yt, linear.predict_proba(Xt[cats])[:, 1])
+    auc_linear = linear_auc(X, y, Xt, yt, cats)
     oracle = roc_auc_score(yt, data.oracle_proba[6000:])
     assert auc_linear < 0.6
     assert auc > auc_linear + 0.25

@@ -4,11 +4,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from tabnn import AutoIntClassifier, FCNClassifier, FCNRegressor
 from tabnn._params import InvalidParameterError
@@ -33,7 +31,8 @@ def fitted(third_order):
     return FCNClassifier(**SMALL, max_epochs=3).fit(X.iloc[:2000], y[:2000])
 
 
-def test_planted_third_order_interaction_beats_linear_and_reaches_autoint(third_order):
+def test_planted_third_order_interaction_beats_linear_and_reaches_autoint(third_order,
+                                                                           linear_auc):
     X, y, Xt, yt, oracle = third_order
     fit = dict(max_epochs=10, early_stopping=False)
     fcn = FCNClassifier(**SMALL, **fit).fit(X, y)
@@ -43,9 +42,7 @@ def test_planted_third_order_interaction_beats_linear_and_reaches_autoint(third_
                                 **fit).fit(X, y)
     auc_autoint = roc_auc_score(yt, autoint.predict_proba(Xt)[:, 1])
     cats = list(X.select_dtypes("category").columns)
-    linear = make_pipeline(OneHotEncoder(handle_unknown="ignore"),
-                           LogisticRegression(max_iter=1000)).fit(X[cats], y)
-    auc_linear = roc_auc_score(yt, linear.predict_proba(Xt[cats])[:, 1])
+    auc_linear = linear_auc(X, y, Xt, yt, cats)
     assert auc_linear < 0.6
     assert auc > auc_linear + 0.2
     assert auc >= auc_autoint

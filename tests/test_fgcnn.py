@@ -5,37 +5,22 @@ import pandas as pd
 import polars as pl
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from tabnn import FGCNNClassifier, FGCNNRegressor
-from tabnn.datasets import make_ctr
 from tabnn.nn import EmbeddingPair, FieldEmbedding
 
 SMALL = dict(embedding_dim=8, channels=(6, 8), kernel_heights=3, recombined_channels=2,
              dnn_hidden=(32,), random_state=0)
 
 
-@pytest.fixture(scope="module")
-def xor_data():
-    # the planted interaction of the AutoInt tests: y depends on C1 x C2 alone
-    data = make_ctr(n_samples=8000, n_categorical=4, n_numeric=3, cardinality=8,
-                    interactions=[("C1", "C2")], interaction_strength=4.0, noise=0.02,
-                    random_state=0)
-    X, y = data.data, data.target
-    return X.iloc[:6000], y[:6000], X.iloc[6000:], y[6000:], data
-
-
-def test_beats_logistic_regression_on_one_hot_codes_by_a_wide_margin(xor_data):
+def test_beats_logistic_regression_on_one_hot_codes_by_a_wide_margin(xor_data, linear_auc):
     X, y, Xt, yt, data = xor_data
     clf = FGCNNClassifier(**SMALL, max_epochs=20).fit(X, y)
     auc = roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])
-    linear = make_pipeline(OneHotEncoder(handle_unknown="ignore"),
-                           LogisticRegression(max_iter=1000)).fit(X, y)
-    auc_linear = roc_auc_score(yt, linear.predict_proba(Xt)[:, 1])
+    auc_linear = linear_auc(X, y, Xt, yt)
     oracle = roc_auc_score(yt, data.oracle_proba[6000:])
     assert auc_linear < 0.6
     assert auc > auc_linear + 0.25

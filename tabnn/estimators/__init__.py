@@ -1,25 +1,37 @@
-"""scikit-learn estimators (thin classes over the encoder, the nn modules and the engine)."""
+"""scikit-learn estimators (thin classes over the encoder, the nn modules and the engine).
 
-from .armnet import ARMNetClassifier, ARMNetRegressor
-from .autoint import AutoIntClassifier, AutoIntRegressor
-from .fcn import FCNClassifier, FCNRegressor
-from .fgcnn import FGCNNClassifier, FGCNNRegressor
-from .foldse import FoldSEClassifier
-from .outrank import OutRankSelector, data_quality_report, rank_features
-from ._registry import all_estimators
+Imported on first use, like :mod:`tabnn`: the rule and ranking estimators do not load torch.
+"""
 
-__all__ = [
-    "ARMNetClassifier",
-    "ARMNetRegressor",
-    "AutoIntClassifier",
-    "AutoIntRegressor",
-    "FCNClassifier",
-    "FCNRegressor",
-    "FGCNNClassifier",
-    "FGCNNRegressor",
-    "FoldSEClassifier",
-    "OutRankSelector",
-    "all_estimators",
-    "data_quality_report",
-    "rank_features",
-]
+import importlib
+
+_LAZY = {
+    "ARMNetClassifier": "armnet",
+    "ARMNetRegressor": "armnet",
+    "AutoIntClassifier": "autoint",
+    "AutoIntRegressor": "autoint",
+    "FCNClassifier": "fcn",
+    "FCNRegressor": "fcn",
+    "FGCNNClassifier": "fgcnn",
+    "FGCNNRegressor": "fgcnn",
+    "FoldSEClassifier": "foldse",
+    "OutRankSelector": "outrank",
+    "all_estimators": "_registry",
+    "data_quality_report": "outrank",
+    "rank_features": "outrank",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tabnn.estimators' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})

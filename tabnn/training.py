@@ -45,6 +45,7 @@ __all__ = [
     "resolve_strategy",
     "task_loss",
     "train_network",
+    "validation_scores",
 ]
 
 TASKS = ("binary", "multiclass", "regression")
@@ -218,9 +219,14 @@ def predict_network(network, inputs, batch_size=None, device=None, mixed_precisi
 
 
 def _evaluate(network, inputs, y, w, config, device):
-    logits = torch.as_tensor(predict_network(network, inputs, None, device,
-                                             config.mixed_precision))
-    logits = logits.to(y.device, dtype=torch.float64)
+    logits = predict_network(network, inputs, None, device, config.mixed_precision)
+    return validation_scores(logits, y, w, config)
+
+
+def validation_scores(logits, y, w, config):
+    """``(loss, metric)`` of float64 ``logits`` (numpy) against targets ``y`` and weights ``w``
+    (tensors): the task loss and AUC (binary) or accuracy (multi-class, None for regression)."""
+    logits = torch.as_tensor(logits).to(y.device, dtype=torch.float64)
     y64 = y if config.task == "multiclass" else y.to(torch.float64)
     loss = task_loss(config.task, logits, y64, w.to(torch.float64)).item()
     metric = None
@@ -308,6 +314,10 @@ class SingleDevice:
 
     def stepper(self, trainer, train):
         return _Stepper(trainer, *train, use_graph=self.uses_graphs)
+
+    def evaluate(self, network, valid, config):
+        """``(loss, metric)`` of ``network`` on the validation tuple ``(inputs, y, w)``."""
+        return _evaluate(network, *valid, config, self.torch_device)
 
 
 def resolve_strategy(device):
@@ -397,7 +407,8 @@ class Trainer:
         self.optimizer = self.strategy.optimizer(
             [(decay, config.weight_decay), (no_decay, 0.0)], lr)
         stepper = self.strategy.stepper(self, train)
-        callbacks = [*self.callbacks, *stage.callbacks]
+        # a strategy's own callbacks (several processes agreeing on a decision) run last
+        callbacks = [*self.callbacks, *stage.callbacks, *getattr(self.strategy, "callbacks", ())]
         # only the callbacks that use the per-batch hook are called for every step
         on_batch = [c.on_batch_end for c in callbacks
                     if getattr(type(c), "on_batch_end", Callback.on_batch_end)
@@ -428,8 +439,8 @@ class Trainer:
                 "seconds": None,
             }
             if validate:
-                record["valid_loss"], record["valid_metric"] = _evaluate(
-                    self.network, *valid, config, self.strategy.torch_device)
+                record["valid_loss"], record["valid_metric"] = self.strategy.evaluate(
+                    self.network, valid, config)
             record["seconds"] = time.perf_counter() - start_time
             self.record = record
             self.history.append(record)
@@ -514,6 +525,7 @@ class _Stepper:
     def __init__(self, trainer, inputs, y, w, use_graph):
         network = trainer.network
         self.network, self.inputs, self.y, self.w = network, inputs, y, w
+        self.forward_module = network  # a data-parallel wrapper of it under DDP
         self.config, self.optimizer = trainer.config, trainer.optimizer
         self.loss_fn = trainer.task_loss
         self.tables = _embedding_tables(network)
@@ -539,7 +551,7 @@ class _Stepper:
         batch = [t[idx] for t in self.inputs]
         yb, wb = self.y[idx], self.w[idx]
         with _autocast(self.device, config.mixed_precision, cache=autocast_cache):
-            output = self.network(*batch)
+            output = self.forward_module(*batch)
         loss = _network_loss(self.network, output, yb, wb, self.loss_fn)
         loss.backward()
         if config.embedding_l2 > 0:

@@ -22,6 +22,8 @@ _LAZY = {
     "FCNRegressor": "tabnn.estimators.fcn",
     "FGCNNClassifier": "tabnn.estimators.fgcnn",
     "FGCNNRegressor": "tabnn.estimators.fgcnn",
+    "HashedEmbedding": "tabnn.nn.hashed_embedding",
+    "UnifiedEmbedding": "tabnn.nn.hashed_embedding",
     "FoldSEClassifier": "tabnn.estimators.foldse",
     "OutRankSelector": "tabnn.estimators.outrank",
     "data_quality_report": "tabnn.estimators.outrank",

@@ -32,7 +32,7 @@ from scipy.special import ndtri
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._params import Interval, InstanceOf, Options, validate_params
+from ._params import Boolean, Interval, InstanceOf, Options, validate_params
 from ._validation import ColumnTable, as_column_table, validate_sample_weight, validate_X
 
 __all__ = [
@@ -180,6 +180,9 @@ class EncodedTable:
         Untouched numeric values, NaN where missing.
     categorical_fields, numeric_fields : list of FieldSpec
         The fields of ``codes`` and of the numeric arrays, in column order.
+    value_hashes : ndarray of uint64, shape (n, Fc), or None
+        With ``TabularEncoder(value_hashes=True)``: :func:`stable_hash` of each raw
+        categorical value (never 0), 0 where missing; a value unseen at fit gets its own hash.
     """
 
     codes: np.ndarray
@@ -188,6 +191,7 @@ class EncodedTable:
     raw: np.ndarray
     categorical_fields: list
     numeric_fields: list
+    value_hashes: np.ndarray | None = None
 
     @property
     def n_rows(self):
@@ -334,6 +338,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         ``"minmax"``: into [0, 1]. None: unchanged.
     n_bins : int, default=32
         Number of quantile bins per numeric column for :meth:`encode_binned`.
+    value_hashes : bool, default=False
+        Pass categorical values through as stable 64-bit hashes instead of building
+        vocabularies: every categorical column is hashed (codes ``2 ..`` are buckets, as many
+        as the column's frequent values, at most ``max_cardinality``), and :meth:`encode` adds
+        ``value_hashes`` (the raw values' hashes) to its output, for hashed embeddings
+        (:mod:`tabnn.nn.hashed_embedding`).
 
     Attributes
     ----------
@@ -372,6 +382,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         "max_cardinality": [Interval("int", 1, None), Options(None)],
         "numeric_scaling": [Options("quantile", "robust", "standard", "minmax", None)],
         "n_bins": [Interval("int", 2, None)],
+        "value_hashes": [Boolean()],
     }
 
     def __init__(
@@ -381,12 +392,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         max_cardinality=100_000,
         numeric_scaling="quantile",
         n_bins=32,
+        value_hashes=False,
     ):
         self.categorical_features = categorical_features
         self.min_frequency = min_frequency
         self.max_cardinality = max_cardinality
         self.numeric_scaling = numeric_scaling
         self.n_bins = n_bins
+        self.value_hashes = value_hashes
 
     # ------------------------------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -537,11 +550,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         counts = np.bincount(inverse[present], weights=sw[present], minlength=len(uniques))
         keep = (counts >= max(self.min_frequency, 1e-12)) & (counts > 0)
         has_missing = bool((sw[~present] > 0).any())
-        if self.max_cardinality is not None and keep.sum() > self.max_cardinality:
-            return FieldSpec(
-                col.name, "categorical", j, N_RESERVED + int(self.max_cardinality),
-                hashed=True, has_missing=has_missing,
-            )
+        too_many = self.max_cardinality is not None and keep.sum() > self.max_cardinality
+        if too_many or self.value_hashes:
+            n_buckets = int(self.max_cardinality) if too_many else max(int(keep.sum()), 1)
+            return FieldSpec(col.name, "categorical", j, N_RESERVED + n_buckets, hashed=True,
+                             has_missing=has_missing)
         vocab, vcounts = uniques[keep], counts[keep]
         order = _sort_key(vocab)
         return FieldSpec(
@@ -613,6 +626,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         inverse, uniques = _factorize(values)
         return self._lookup_table(spec, uniques)[inverse]
 
+    @staticmethod
+    def _value_hashes(col):
+        """:func:`stable_hash` of every raw value of a column, 0 where missing."""
+        inverse, uniques = _factorize(col.values)
+        h = stable_hash(uniques)
+        h[h == 0] = 1  # 0 marks missing
+        return np.append(h, np.uint64(0))[inverse]  # index -1 (missing) picks the last entry
+
     def _lookup_table(self, spec, uniques):
         """Codes of ``uniques``, with one extra last entry (missing) for the index -1."""
         if spec.hashed:
@@ -669,17 +690,20 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         codes = np.empty((n, len(cat)), dtype=np.int64)
         raw = np.empty((n, len(num)), dtype=np.float64)
         scaled = np.empty((n, len(num)), dtype=np.float32)
+        hashes = np.empty((n, len(cat)), dtype=np.uint64) if self.value_hashes else None
 
         def encode_column(k, spec):
             if spec.role == "categorical":
                 codes[:, k] = self._encode_categorical(spec, table[spec.index])
+                if hashes is not None:
+                    hashes[:, k] = self._value_hashes(table[spec.index])
             else:
                 x = self._as_float(table[spec.index])
                 raw[:, k] = x
                 scaled[:, k] = np.nan_to_num(self._scale(spec, x), nan=0.0)
 
         map_columns(encode_column, [*enumerate(cat), *enumerate(num)], n)
-        return EncodedTable(codes, scaled, np.isnan(raw), raw, cat, num)
+        return EncodedTable(codes, scaled, np.isnan(raw), raw, cat, num, hashes)
 
     def encode_binned(self, X):
         """Every field as non-negative integer codes, in input column order.

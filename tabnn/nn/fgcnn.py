@@ -84,6 +84,10 @@ class EmbeddingPair(Embedding):
     def n_values(self):
         return self.generation.n_values
 
+    @property
+    def uses_value_hashes(self):
+        return self.generation.uses_value_hashes
+
     def embedding_tables(self):
         return [*self.generation.embedding_tables(), *self.classifier.embedding_tables()]
 

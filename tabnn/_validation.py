@@ -38,8 +38,11 @@ class Column:
     name : str
         Column name (``"x<i>"`` for input without names).
     values : ndarray or pandas.Categorical
-        float64 array for numeric columns; for categorical columns either a
-        ``pandas.Categorical`` (fast path, labels kept) or a 1-D object array.
+        Numeric columns: the integers themselves for integer dtypes (an int64 / uint64
+        array, or an object array of ints with None where missing), so that ids above 2**53
+        stay distinct; float64 otherwise (:func:`tabnn.encoding.to_float` reads both).
+        Categorical columns: a ``pandas.Categorical`` (fast path, labels kept) or a 1-D
+        object array.
     kind : {"numeric", "categorical"}
         What the dtype says the column is (the encoder may override it on request).
     """
@@ -97,9 +100,20 @@ def _complex_error(name, dtype):
     return ValueError(f"Complex data not supported: column {name!r} has dtype {dtype}.")
 
 
+def _exact_integers(values, missing):
+    """Whether every present value of an object column is an integer (kept exact as such)."""
+    present = values[~missing]
+    return present.size > 0 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        for v in present)
+
+
 def _numeric_from_any(values, name):
-    """float64 copy of a numeric column; pd.NA / None become NaN."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+    """Copy of a numeric column: integers stay integers (exact beyond 2**53, None where
+    missing), anything else becomes float64 with NaN for pd.NA / None."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.copy()
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fb":
         return values.astype(np.float64, copy=True)
     if isinstance(values, np.ndarray) and values.dtype.kind == "c":
         raise _complex_error(name, values.dtype)
@@ -109,6 +123,10 @@ def _numeric_from_any(values, name):
         )
     arr = np.asarray(values, dtype=object)
     missing = pd.isna(arr)
+    if _exact_integers(arr, missing):
+        arr = arr.copy()
+        arr[missing] = None
+        return arr
     if missing.any():
         arr = arr.copy()
         arr[missing] = np.nan
@@ -143,9 +161,16 @@ def _from_native_series(s, name):
                 cat = pd.Categorical(s.to_numpy())
             return Column(name, cat, "categorical")
         return Column(name, s.to_numpy().astype(object), "categorical")
+    if dtype.is_integer():
+        if s.null_count() == 0:
+            return Column(name, s.to_numpy(), "numeric")
+        # to_numpy would go through float64: fill, then put the missing values back as None
+        values = s.fill_null(0).to_numpy().astype(object)
+        values[s.is_null().to_numpy()] = None
+        return Column(name, values, "numeric")
     if dtype.is_numeric():
         values = s.to_numpy()
-        if values.dtype == object:  # nullable ints with NA
+        if values.dtype == object:
             values = _numeric_from_any(values, name)
         return Column(name, np.asarray(values, dtype=np.float64), "numeric")
     native_dtype = getattr(native, "dtype", dtype)
@@ -172,6 +197,14 @@ def _check_nonempty(n_rows, n_cols):
 
 def _is_dataframe(X):
     return nw.dependencies.is_into_dataframe(X) and not isinstance(X, np.ndarray)
+
+
+def _collect_lazy(X):
+    """A polars LazyFrame, collected: every estimator reads its input in memory (out-of-core
+    training reads parquet / LazyFrames in batches through its own entry points)."""
+    if nw.dependencies.is_polars_lazyframe(X):
+        return X.collect()
+    return X
 
 
 def _frame_to_table(X):
@@ -219,6 +252,7 @@ def as_column_table(X):
     """
     if isinstance(X, ColumnTable):
         return X
+    X = _collect_lazy(X)
     if _is_dataframe(X):
         return _frame_to_table(X)
     X = check_array(
@@ -240,8 +274,9 @@ def validate_X(estimator, X, *, reset):
     ----------
     estimator : BaseEstimator
         The estimator that receives the data.
-    X : array-like, pandas or polars DataFrame
-        Input data.
+    X : array-like, pandas or polars DataFrame or polars LazyFrame
+        Input data (a LazyFrame is collected). Frames with non-string column names (e.g.
+        integers) are matched by name too, though they record no ``feature_names_in_``.
     reset : bool
         Whether this call is a ``fit`` (records the schema) or a later call (checks it).
 
@@ -249,10 +284,15 @@ def validate_X(estimator, X, *, reset):
     -------
     table : ColumnTable
     """
+    X = _collect_lazy(X)
+    if reset:
+        estimator.__dict__.pop("_column_names_in", None)
+    from_frame = False
     if isinstance(X, ColumnTable):
         table = X
     elif _is_dataframe(X):
         table = _frame_to_table(X)
+        from_frame = True
     else:
         # numpy / lists: sklearn's gateway gives the standard messages and bookkeeping
         X = validate_data(
@@ -279,12 +319,18 @@ def validate_X(estimator, X, *, reset):
         estimator.n_features_in_ = len(names)
         if table.has_names:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
+        else:
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+            if from_frame:  # non-string names (e.g. integers): still matched by name later
+                estimator._column_names_in = names
         return table
 
     fitted = getattr(estimator, "feature_names_in_", None)
     name = type(estimator).__name__
+    by_name = getattr(estimator, "_column_names_in", None)
+    if fitted is None and by_name is not None and from_frame and not table.has_names:
+        return _match_names(table, by_name)
     if fitted is None or not table.has_names:
         if fitted is None and table.has_names:
             warnings.warn(
@@ -307,7 +353,12 @@ def validate_X(estimator, X, *, reset):
                 col.name = str(fname)
             table.has_names = True
         return table
-    fitted = list(fitted)
+    return _match_names(table, list(fitted))
+
+
+def _match_names(table, fitted):
+    """``table``'s columns in the order of the ``fitted`` names; unmatched names raise."""
+    names = table.names
     missing = [c for c in fitted if c not in set(names)]
     extra = [c for c in names if c not in set(fitted)]
     if missing or extra:
@@ -319,7 +370,8 @@ def validate_X(estimator, X, *, reset):
         raise ValueError("\n".join(parts))
     if names != fitted:
         position = {n: i for i, n in enumerate(names)}
-        table = ColumnTable([table.columns[position[c]] for c in fitted], table.n_rows, True)
+        table = ColumnTable([table.columns[position[c]] for c in fitted], table.n_rows,
+                            table.has_names)
     return table
 
 
@@ -343,6 +395,19 @@ def _target_array(y, n_samples):
     return y
 
 
+def _check_no_missing_labels(y, input_name="y"):
+    """A clear error for None / pd.NA / NaN labels (they would otherwise fail deep inside
+    sorting or label-type detection)."""
+    if y.dtype.kind not in "fcO":
+        return
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"{input_name} contains missing values (NaN, None or pd.NA) in "
+            f"{int(missing.sum())} of {len(y)} rows; drop those rows or fill the labels."
+        )
+
+
 def validate_classification_target(y, n_samples):
     """Check a classification target and encode it.
 
@@ -354,6 +419,7 @@ def validate_classification_target(y, n_samples):
         Index of each label in ``classes``.
     """
     y = _target_array(y, n_samples)
+    _check_no_missing_labels(y)
     if y.dtype.kind in "fc" or (y.dtype == object and type_of_target(y) == "continuous"):
         check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name="y")
     check_classification_targets(y)
@@ -369,6 +435,7 @@ def validate_classification_target(y, n_samples):
 def encode_known_labels(y, classes, n_samples, input_name="y_val"):
     """Codes of ``y`` in ``classes`` (a fitted ``classes_``); labels outside it are an error."""
     y = _target_array(y, n_samples)
+    _check_no_missing_labels(y, input_name)
     if y.dtype.kind in "fc":
         check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name=input_name)
     codes = pd.Categorical(y, categories=classes).codes
@@ -384,6 +451,8 @@ def encode_known_labels(y, classes, n_samples, input_name="y_val"):
 def validate_regression_target(y, n_samples):
     """Check a regression target and return it as float64."""
     y = _target_array(y, n_samples)
+    if y.dtype == object:
+        _check_no_missing_labels(y)
     y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite=True, input_name="y")
     return np.asarray(y, dtype=np.float64)
 
@@ -409,4 +478,11 @@ def validate_sample_weight(sample_weight, n_samples):
         raise ValueError("Negative values in data passed to sample_weight")
     if not sw.any():
         raise ValueError("All sample weights are zero: at least one weight must be non-zero.")
+    with np.errstate(over="ignore"):
+        total = sw.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to infinity (largest weight {sw.max():.3g}); only the ratios "
+            "of the weights matter: divide them by a constant."
+        )
     return np.array(sw, dtype=np.float64, copy=True)

@@ -50,6 +50,7 @@ MISSING = 0
 UNKNOWN = 1
 N_RESERVED = 2
 
+
 def stable_hash(values):
     """Stable 64-bit hash of the text of each value: XXH3-64 (seed 0) of its UTF-8 bytes.
 
@@ -199,12 +200,60 @@ class EncodedTable:
 
 
 def _factorize(values):
-    """(inverse codes with -1 for missing, uniques as object array) for one column."""
+    """(inverse codes with -1 for missing, uniques as object array) for one column.
+
+    Integer arrays are factorized as integers (ids above 2**53 stay distinct); in an object
+    column, ``True`` and ``1`` stay two values (Python's ``True == 1`` would merge them).
+    """
     if isinstance(values, pd.Categorical):
         codes = values.codes.astype(np.int64)
         return codes, np.asarray(values.categories, dtype=object)
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.int64), uniques.astype(object)
+    keyed = _bool_keys(np.asarray(values, dtype=object))
+    codes, uniques = pd.factorize(keyed, use_na_sentinel=True)
+    if keyed is not values:
+        uniques = [u.value if isinstance(u, _BoolKey) else u for u in uniques]
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = list(uniques)
+    return codes.astype(np.int64), out
+
+
+def _bool_keys(values, force=False):
+    """``values`` with each bool wrapped in :class:`_BoolKey` when the array mixes bools and
+    other values (or ``force``), so that hashing tells ``True`` from ``1``; else ``values``."""
+    is_bool = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), bool, len(values))
+    if not is_bool.any() or not (force or (~is_bool & ~pd.isna(values)).any()):
+        return values
+    keyed = np.array(values, dtype=object, copy=True)
+    keyed[is_bool] = [_BoolKey(v) for v in keyed[is_bool]]
+    return keyed
+
+
+class _BoolKey:
+    """A bool that is equal only to the same bool (not to 1 or 0)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = bool(value)
+
+    def __eq__(self, other):
+        return isinstance(other, _BoolKey) and other.value == self.value
+
+    def __hash__(self):
+        return hash(("bool", self.value))
+
+
+def _text_key(value):
+    """The text a categorical value is matched by when its type changed between fit and
+    predict (75001 vs "75001" vs 75001.0, True vs "True")."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
 
 
 def _sort_key(values):
@@ -541,8 +590,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         spec.counts = np.concatenate([spec.counts, new_counts[order]])
         spec.n_codes = N_RESERVED + len(spec.categories)
         cache = self.__dict__.setdefault("_index_cache", {})
-        cache.pop(spec.name, None)
-        cache.pop(("dtype", spec.name), None)
+        for key in (spec.name, ("dtype", spec.name), ("text", spec.name), ("keyed", spec.name)):
+            cache.pop(key, None)
 
     def _fit_categorical(self, col, j, sw):
         inverse, uniques = _factorize(col.values)
@@ -604,8 +653,26 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _vocab_index(self, spec):
         cache = self.__dict__.setdefault("_index_cache", {})
         if spec.name not in cache:
-            cache[spec.name] = pd.Index(spec.categories, dtype=object)
+            cache[spec.name] = pd.Index(_bool_keys(spec.categories), dtype=object)
         return cache[spec.name]
+
+    def _keyed(self, spec):
+        """Whether the vocabulary mixes bools and other values (bools then wrapped)."""
+        cache = self.__dict__.setdefault("_index_cache", {})
+        key = ("keyed", spec.name)
+        if key not in cache:
+            cache[key] = any(isinstance(v, _BoolKey) for v in self._vocab_index(spec))
+        return cache[key]
+
+    def _text_index(self, spec):
+        """Vocabulary positions by :func:`_text_key` (the first value of each text)."""
+        cache = self.__dict__.setdefault("_index_cache", {})
+        key = ("text", spec.name)
+        if key not in cache:
+            text = pd.Index([_text_key(v) for v in spec.categories], dtype=object)
+            first = ~text.duplicated()
+            cache[key] = (text[first], np.flatnonzero(first))
+        return cache[key]
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -640,7 +707,15 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             lut = (stable_hash(uniques) % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64)
             lut += N_RESERVED
         else:
-            pos = self._vocab_index(spec).get_indexer(uniques).astype(np.int64)
+            index = self._vocab_index(spec)
+            keyed = _bool_keys(uniques, force=True) if self._keyed(spec) else uniques
+            pos = index.get_indexer(pd.Index(keyed, dtype=object)).astype(np.int64)
+            retry = np.flatnonzero(pos < 0)
+            if retry.size:  # a value of another type (75001 vs "75001") matches by its text
+                text, positions = self._text_index(spec)
+                found = text.get_indexer(pd.Index([_text_key(v) for v in uniques[retry]],
+                                                  dtype=object))
+                pos[retry] = np.where(found >= 0, positions[found], -1)
             lut = np.where(pos < 0, UNKNOWN, pos + N_RESERVED)
         return np.append(lut, MISSING)  # index -1 (missing) picks the last entry
 

@@ -245,8 +245,8 @@ def test_models_are_sized_from_the_embedding_they_get(data):
         """An embedding of width 6 whatever embedding_dim says."""
 
     class WideSpec:
-        def build(self, cardinalities, n_numeric, dim):
-            return Wide(cardinalities, n_numeric, 6)
+        def build(self, cardinalities, n_numeric, dim, numeric=None):
+            return Wide(cardinalities, n_numeric, 6, numeric=numeric)
 
     from tabnn import AutoIntClassifier
 

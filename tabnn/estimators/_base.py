@@ -34,7 +34,8 @@ from .._validation import (
     validate_X,
 )
 from ..encoding import TabularEncoder
-from ..nn.embedding import EMBEDDINGS, build_embedding, uses_value_hashes
+from ..nn.embedding import EMBEDDINGS, build_embedding
+from ..nn.numeric_embedding import NUMERIC_EMBEDDINGS, build_numeric_embedding, scaled_bin_edges
 from ..nn.network import TabularNetwork
 from ..training import (
     Stage,
@@ -48,17 +49,20 @@ from ..training import (
 )
 
 COMMON_PARAMETERS = """\
-embedding : {"field", "unified", "hashed"} or embedding specification, default="field"
+embedding : "field" or embedding specification, default="field"
         How fields become vectors (:mod:`tabnn.nn.embedding`). ``"field"``: one table per
         categorical field with reserved missing / unknown rows, and a learned vector scaled
-        by the value for each numeric field. ``"unified"``: all categorical fields share one
-        table, looked up through per-field salted hashes of the raw values
-        (:class:`~tabnn.UnifiedEmbedding`, which also sets the table size); ``"hashed"``:
-        per-field hashing of the raw values (:class:`~tabnn.HashedEmbedding`). Every model
-        is built from the sizes the embedding reports, so every embedding works with every
-        model.
+        by the value for each numeric field. Every model is built from the sizes the
+        embedding reports, so every embedding works with every model.
     embedding_dim : int, default=16
         Size ``d`` of every field embedding.
+    numeric_embedding : {"linear", "piecewise", "periodic"} or specification, default="linear"
+        How a numeric value becomes its field vector (:mod:`tabnn.nn.numeric_embedding`), in
+        every embedding. ``"linear"``: a learned vector scaled by the value. ``"piecewise"``:
+        a learned piecewise-linear function of the value with knots at the encoder's quantile
+        bin edges (thresholds and non-monotone effects). ``"periodic"``: cosines and sines of
+        the value at learned frequencies, then a linear layer and ReLU. Or a specification such
+        as ``Periodic(frequency_scale=0.3)``. A missing value always has a vector of its own.
     max_epochs : int, default=100
         Maximum number of passes over the training data.
     batch_size : int or "auto", default="auto"
@@ -136,10 +140,7 @@ encoder_ : TabularEncoder
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
-        Input column names (only for DataFrame input with string column names).
-    n_embedding_params_ : int
-        Number of parameters of the embedding (tables and numeric-field vectors), to compare
-        embeddings at equal budgets."""
+        Input column names (only for DataFrame input with string column names)."""
 
 
 def fill_doc(**fragments):
@@ -198,6 +199,9 @@ class NeuralEstimator(BaseEstimator):
             object, "an embedding specification with a build() method",
             check=lambda v: callable(getattr(v, "build", None)))],
         "embedding_dim": [Interval("int", 1)],
+        "numeric_embedding": [Options(*NUMERIC_EMBEDDINGS), InstanceOf(
+            object, "a numeric embedding specification with a build() method",
+            check=lambda v: callable(getattr(v, "build", None)))],
         "max_epochs": [Interval("int", 1)],
         "batch_size": [Options("auto"), Interval("int", 1)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
@@ -223,6 +227,7 @@ class NeuralEstimator(BaseEstimator):
         *,
         embedding="field",
         embedding_dim=16,
+        numeric_embedding="linear",
         max_epochs=100,
         batch_size="auto",
         learning_rate=3e-3,
@@ -244,6 +249,7 @@ class NeuralEstimator(BaseEstimator):
     ):
         self.embedding = embedding
         self.embedding_dim = embedding_dim
+        self.numeric_embedding = numeric_embedding
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -389,15 +395,17 @@ class NeuralEstimator(BaseEstimator):
             min_frequency=self.min_frequency,
             max_cardinality=self.max_cardinality,
             numeric_scaling=self.numeric_scaling,
-            value_hashes=uses_value_hashes(self.embedding),
         )
         train_table = table if len(train_rows) == table.n_rows else table.take(train_rows)
         self.encoder_.fit(train_table, sample_weight=sw[train_rows])
         return self.encoder_.encode(table)
 
     def _build_embedding(self, encoded):
-        return build_embedding(self.embedding, [f.n_codes for f in encoded.categorical_fields],
-                               len(encoded.numeric_fields), self.embedding_dim)
+        edges = scaled_bin_edges(self.encoder_, encoded.numeric_fields)
+        return build_embedding(
+            self.embedding, [f.n_codes for f in encoded.categorical_fields],
+            len(encoded.numeric_fields), self.embedding_dim,
+            numeric=lambda dim: build_numeric_embedding(self.numeric_embedding, edges, dim))
 
     def _build_network(self, encoded, target, sw, seed, device):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -405,16 +413,12 @@ class NeuralEstimator(BaseEstimator):
             embedding = self._build_embedding(encoded)
             model = self._build_model(embedding, self._n_outputs)
             network = TabularNetwork(embedding, model, self._prior_logits(target, sw))
-        self.n_embedding_params_ = sum(p.numel() for p in embedding.parameters())
         return network.to(device=device, dtype=getattr(torch, self.dtype))
 
     def _to_tensors(self, encoded, device):
         dtype = getattr(torch, self.dtype)
-        # hashed embeddings read the raw values' hashes in place of the codes
-        codes = (encoded.codes if encoded.value_hashes is None
-                 else encoded.value_hashes.view(np.int64))
         return (
-            torch.as_tensor(codes, device=device),
+            torch.as_tensor(encoded.codes, device=device),
             torch.as_tensor(encoded.numeric, device=device).to(dtype),
             torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
         )

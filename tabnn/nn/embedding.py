@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding",
-           "uses_value_hashes"]
+from .numeric_embedding import LinearNumericEmbedding
+
+__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding"]
 
 
 class Embedding(nn.Module):
@@ -32,17 +33,12 @@ class Embedding(nn.Module):
     n_values : int
         Number of distinct categorical values over all fields (size of the global value-id
         space of :meth:`value_ids`).
-    uses_value_hashes : bool
-        True when ``codes`` must be the encoder's 64-bit hashes of the raw values
-        (``EncodedTable.value_hashes`` as int64, 0 = missing) instead of vocabulary codes
-        (:mod:`tabnn.nn.hashed_embedding`).
     """
 
     n_categorical: int
     n_numeric: int
     dim: int
     n_values: int
-    uses_value_hashes = False
 
     @property
     def n_fields(self):
@@ -63,43 +59,8 @@ class Embedding(nn.Module):
         return list(self.parameters())
 
 
-class NumericEmbedding(nn.Module):
-    """One learned vector per numeric field, scaled by the field's value.
-
-    ``e_m = x_m * v_m + b_m`` for a present value and ``u_m`` (a learned "missing" vector)
-    when the value is missing, so a missing value is a signal of its own and never a silent 0.
-
-    Parameters
-    ----------
-    n_fields : int
-        Number of numeric fields.
-    dim : int
-        Embedding size.
-    init_std : float, default=1e-2
-        Standard deviation of the normal initialisation.
-    """
-
-    def __init__(self, n_fields, dim, init_std=1e-2):
-        super().__init__()
-        if n_fields < 0 or dim < 1:
-            raise ValueError(
-                f"n_fields must be >= 0 and dim >= 1, however: n_fields={n_fields}, dim={dim}"
-            )
-        self.n_fields, self.dim, self.init_std = n_fields, dim, init_std
-        self.weight = nn.Parameter(torch.empty(n_fields, dim))
-        self.bias = nn.Parameter(torch.empty(n_fields, dim))
-        self.missing = nn.Parameter(torch.empty(n_fields, dim))
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        nn.init.normal_(self.weight, std=self.init_std)
-        nn.init.normal_(self.bias, std=self.init_std)
-        nn.init.normal_(self.missing, std=self.init_std)
-
-    def forward(self, numeric, numeric_missing):
-        present = (1.0 - numeric_missing).unsqueeze(-1)
-        value = numeric.unsqueeze(-1) * self.weight + self.bias
-        return present * value + numeric_missing.unsqueeze(-1) * self.missing
+#: the linear numeric embedding, under its former name
+NumericEmbedding = LinearNumericEmbedding
 
 
 class FieldEmbedding(Embedding):
@@ -116,6 +77,10 @@ class FieldEmbedding(Embedding):
         Embedding size ``d``, the same for every field.
     init_std : float, default=1e-2
         Standard deviation of the normal initialisation of the tables.
+    numeric : callable or None, default=None
+        ``numeric(dim)`` builds the module the ``n_numeric`` fields go to
+        (:mod:`tabnn.nn.numeric_embedding`); None:
+        :class:`~tabnn.nn.numeric_embedding.LinearNumericEmbedding`.
 
     Notes
     -----
@@ -123,7 +88,7 @@ class FieldEmbedding(Embedding):
     ``[B, Fc + Fn, d]`` with categorical fields first.
     """
 
-    def __init__(self, cardinalities, n_numeric, dim, init_std=1e-2):
+    def __init__(self, cardinalities, n_numeric, dim, init_std=1e-2, numeric=None):
         super().__init__()
         cardinalities = [int(c) for c in cardinalities]
         if any(c < 1 for c in cardinalities):
@@ -136,7 +101,13 @@ class FieldEmbedding(Embedding):
             offsets[1:] = torch.cumsum(torch.tensor(cardinalities[:-1]), 0)
         self.register_buffer("offsets", offsets, persistent=True)
         self.table = nn.Embedding(max(sum(cardinalities), 1), dim)
-        self.numeric = NumericEmbedding(n_numeric, dim, init_std)
+        self.numeric = (LinearNumericEmbedding(n_numeric, dim, init_std) if numeric is None
+                        else numeric(dim))
+        if self.numeric.n_fields != n_numeric or self.numeric.dim != dim:
+            raise ValueError(
+                f"the numeric embedding has {self.numeric.n_fields} fields of width "
+                f"{self.numeric.dim}, however: n_numeric={n_numeric}, dim={dim}"
+            )
         self.reset_parameters()
 
     @property
@@ -173,27 +144,19 @@ class FieldEmbedding(Embedding):
 
 #: embeddings by the name the ``embedding`` parameter takes; each entry builds the module from
 #: the categorical cardinalities (codes per field, reserved codes included), the number of
-#: numeric fields and the width
+#: numeric fields, the width and (keyword ``numeric``) the builder of its numeric module
 EMBEDDINGS = {
     "field": FieldEmbedding,
 }
 
 
-def build_embedding(spec, cardinalities, n_numeric, dim):
+def build_embedding(spec, cardinalities, n_numeric, dim, numeric=None):
     """Build the embedding named ``spec`` (a key of :data:`EMBEDDINGS`), or call
-    ``spec.build(cardinalities, n_numeric, dim)`` for a specification object."""
+    ``spec.build(cardinalities, n_numeric, dim, numeric=numeric)`` for a specification object.
+
+    ``numeric``: ``numeric(dim)`` builds the module the embedding hands its numeric fields to
+    (see :func:`tabnn.nn.numeric_embedding.build_numeric_embedding`); None: the linear one.
+    """
     if isinstance(spec, str):
-        return EMBEDDINGS[spec](cardinalities, n_numeric, dim)
-    return spec.build(cardinalities, n_numeric, dim)
-
-
-def uses_value_hashes(spec):
-    """Whether the embedding ``spec`` (a name or a specification) reads value hashes."""
-    return bool(getattr(EMBEDDINGS[spec] if isinstance(spec, str) else spec,
-                        "uses_value_hashes", False))
-
-
-# registered last: they subclass Embedding
-from .hashed_embedding import HashedEmbeddingLayer, UnifiedEmbeddingLayer  # noqa: E402
-
-EMBEDDINGS.update(unified=UnifiedEmbeddingLayer, hashed=HashedEmbeddingLayer)
+        return EMBEDDINGS[spec](cardinalities, n_numeric, dim, numeric=numeric)
+    return spec.build(cardinalities, n_numeric, dim, numeric=numeric)

@@ -34,7 +34,7 @@ from .._validation import (
     validate_X,
 )
 from ..encoding import TabularEncoder
-from ..nn.embedding import EMBEDDINGS, build_embedding
+from ..nn.embedding import EMBEDDINGS, build_embedding, uses_value_hashes
 from ..nn.numeric_embedding import NUMERIC_EMBEDDINGS, build_numeric_embedding, scaled_bin_edges
 from ..nn.network import TabularNetwork
 from ..training import (
@@ -49,11 +49,15 @@ from ..training import (
 )
 
 COMMON_PARAMETERS = """\
-embedding : "field" or embedding specification, default="field"
+embedding : {"field", "unified", "hashed"} or embedding specification, default="field"
         How fields become vectors (:mod:`tabnn.nn.embedding`). ``"field"``: one table per
         categorical field with reserved missing / unknown rows, and a learned vector scaled
-        by the value for each numeric field. Every model is built from the sizes the
-        embedding reports, so every embedding works with every model.
+        by the value for each numeric field. ``"unified"``: all categorical fields share one
+        table, looked up through per-field salted hashes of the raw values
+        (:class:`~tabnn.UnifiedEmbedding`, which also sets the table size); ``"hashed"``:
+        per-field hashing of the raw values (:class:`~tabnn.HashedEmbedding`). Every model
+        is built from the sizes the embedding reports, so every embedding works with every
+        model.
     embedding_dim : int, default=16
         Size ``d`` of every field embedding.
     numeric_embedding : {"linear", "piecewise", "periodic"} or specification, default="linear"
@@ -140,7 +144,10 @@ encoder_ : TabularEncoder
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
-        Input column names (only for DataFrame input with string column names)."""
+        Input column names (only for DataFrame input with string column names).
+    n_embedding_params_ : int
+        Number of parameters of the embedding (tables and numeric-field vectors), to compare
+        embeddings at equal budgets."""
 
 
 def fill_doc(**fragments):
@@ -395,6 +402,7 @@ class NeuralEstimator(BaseEstimator):
             min_frequency=self.min_frequency,
             max_cardinality=self.max_cardinality,
             numeric_scaling=self.numeric_scaling,
+            value_hashes=uses_value_hashes(self.embedding),
         )
         train_table = table if len(train_rows) == table.n_rows else table.take(train_rows)
         self.encoder_.fit(train_table, sample_weight=sw[train_rows])
@@ -413,12 +421,16 @@ class NeuralEstimator(BaseEstimator):
             embedding = self._build_embedding(encoded)
             model = self._build_model(embedding, self._n_outputs)
             network = TabularNetwork(embedding, model, self._prior_logits(target, sw))
+        self.n_embedding_params_ = sum(p.numel() for p in embedding.parameters())
         return network.to(device=device, dtype=getattr(torch, self.dtype))
 
     def _to_tensors(self, encoded, device):
         dtype = getattr(torch, self.dtype)
+        # hashed embeddings read the raw values' hashes in place of the codes
+        codes = (encoded.codes if encoded.value_hashes is None
+                 else encoded.value_hashes.view(np.int64))
         return (
-            torch.as_tensor(encoded.codes, device=device),
+            torch.as_tensor(codes, device=device),
             torch.as_tensor(encoded.numeric, device=device).to(dtype),
             torch.as_tensor(encoded.numeric_missing, device=device).to(dtype),
         )

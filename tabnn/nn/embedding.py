@@ -13,7 +13,8 @@ from torch import nn
 
 from .numeric_embedding import LinearNumericEmbedding
 
-__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding"]
+__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding",
+           "uses_value_hashes"]
 
 
 class Embedding(nn.Module):
@@ -33,12 +34,17 @@ class Embedding(nn.Module):
     n_values : int
         Number of distinct categorical values over all fields (size of the global value-id
         space of :meth:`value_ids`).
+    uses_value_hashes : bool
+        True when ``codes`` must be the encoder's 64-bit hashes of the raw values
+        (``EncodedTable.value_hashes`` as int64, 0 = missing) instead of vocabulary codes
+        (:mod:`tabnn.nn.hashed_embedding`).
     """
 
     n_categorical: int
     n_numeric: int
     dim: int
     n_values: int
+    uses_value_hashes = False
 
     @property
     def n_fields(self):
@@ -160,3 +166,15 @@ def build_embedding(spec, cardinalities, n_numeric, dim, numeric=None):
     if isinstance(spec, str):
         return EMBEDDINGS[spec](cardinalities, n_numeric, dim, numeric=numeric)
     return spec.build(cardinalities, n_numeric, dim, numeric=numeric)
+
+
+def uses_value_hashes(spec):
+    """Whether the embedding ``spec`` (a name or a specification) reads value hashes."""
+    return bool(getattr(EMBEDDINGS[spec] if isinstance(spec, str) else spec,
+                        "uses_value_hashes", False))
+
+
+# registered last: they subclass Embedding
+from .hashed_embedding import HashedEmbeddingLayer, UnifiedEmbeddingLayer  # noqa: E402
+
+EMBEDDINGS.update(unified=UnifiedEmbeddingLayer, hashed=HashedEmbeddingLayer)

@@ -11,9 +11,11 @@ import inspect
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._params import (
@@ -37,6 +39,7 @@ from ..encoding import TabularEncoder
 from ..nn.embedding import EMBEDDINGS, build_embedding, uses_value_hashes
 from ..nn.numeric_embedding import NUMERIC_EMBEDDINGS, build_numeric_embedding, scaled_bin_edges
 from ..nn.network import TabularNetwork
+from ..streaming import fit_source, forward_source, is_lazy_source
 from ..training import (
     Stage,
     Trainer,
@@ -46,6 +49,7 @@ from ..training import (
     predict_network,
     resolve_mixed_precision,
     resolve_strategy,
+    task_loss,
 )
 
 COMMON_PARAMETERS = """\
@@ -75,8 +79,14 @@ embedding : {"field", "unified", "hashed"} or embedding specification, default="
         GPU (16384 from 1,048,576 rows on), so an epoch has at least 64 steps: small data
         needs many steps, and a GPU needs large batches to be busy.
     learning_rate : float, default=3e-3
-        AdamW learning rate. It is multiplied by 0.1 after every epoch in which the
-        validation loss does not improve.
+        Initial AdamW learning rate (see ``lr_schedule``).
+    lr_schedule : {"plateau", "cosine", "constant"}, default="plateau"
+        How the learning rate changes over epochs. ``"plateau"``: multiplied by 0.1 after
+        every epoch in which the monitored validation value (the loss, or ``scoring``) does
+        not improve -- the default, because with early stopping the decayed epoch usually
+        gains a little more before training stops; ``"cosine"``: decays along a half cosine
+        from ``learning_rate`` to 1% of it at ``max_epochs`` (set ``max_epochs`` to your epoch
+        budget); ``"constant"``: never changes.
     weight_decay : float, default=0.0
         AdamW (decoupled) weight decay of the dense weights (linear, attention and
         convolution layers). Embeddings (see ``embedding_l2``), biases and normalisation
@@ -86,14 +96,38 @@ embedding : {"field", "unified", "hashed"} or embedding specification, default="
         step (its gradient is added in place); keeps rare values from being memorised. The
         main guard against overfitting high-cardinality fields.
     early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the rows, stop when the validation loss has not
-        improved for ``n_iter_no_change`` epochs and restore the best weights. ``"auto"``:
-        on when there are at least 1000 rows, or when ``fit`` is given ``X_val`` / ``y_val``
-        (which are then validated on instead of a held-out part of ``X``).
+        Hold out ``validation_fraction`` of the rows, stop when the validation loss (or
+        ``scoring``) has not improved for ``n_iter_no_change`` epochs and restore the best
+        weights. ``"auto"``: on when there are at least 1000 rows, or when ``fit`` is given
+        ``X_val`` / ``y_val`` (which are then validated on instead of a held-out part of
+        ``X``). ``HistGradientBoostingClassifier`` waits for 10,000 rows because one of its
+        iterations is one tree; one epoch here is a full pass over the data, which overfits
+        small tables within a few epochs, so a held-out check pays off from 1,000 rows.
+    scoring : str, callable or None, default=None
+        What early stopping (and the plateau schedule) watch on the validation data. None:
+        the validation loss. A scikit-learn scorer name (``"roc_auc"``, ``"neg_log_loss"``,
+        ``"accuracy"``, ``"r2"``, ...) or a callable ``scorer(estimator, X, y)`` (greater is
+        better; ``estimator`` answers ``predict`` / ``predict_proba`` /
+        ``decision_function`` from the epoch's validation predictions, ``X`` is the row
+        index). The value is ``valid_score`` in ``history_``.
+    tol : float, default=1e-4
+        Relative tolerance of early stopping and of the plateau schedule: an epoch improves
+        when it beats the best value so far by more than ``tol * |best|``.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping (stratified for classifiers).
     n_iter_no_change : int, default=2
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in epochs. Smaller than the 10 of gradient boosting
+        because an epoch is a full pass (not one tree) and, under the plateau schedule, the
+        first epoch without improvement already divides the learning rate by 10: a second
+        one rarely improves again.
+    warm_start : bool, default=False
+        When the estimator is already fitted, ``fit`` keeps the fitted encoder and the
+        network's weights and trains them further on the data it is given (the last stage
+        only, with a fresh optimizer; architecture and encoder parameters of the first fit
+        stay in force). For daily retraining on new logs: values the encoder has not seen
+        go to the unknown code of their field (or to their hashed bucket in hashed
+        columns), so refit from scratch from time to time to give new frequent values
+        their own embedding. A classifier's new labels must be among ``classes_``.
     categorical_features : "auto" or list, default="auto"
         Which columns are categorical (see :class:`~tabnn.TabularEncoder`).
     min_frequency : int or float, default=10
@@ -118,7 +152,9 @@ embedding : {"field", "unified", "hashed"} or embedding specification, default="
         Seeds the validation split, the initialisation, the batch order and dropout.
         The global torch random state is never changed.
     verbose : int, default=0
-        0: silent; 1: one line per epoch; 2: also a batch counter.
+        0: silent; 1: one line per epoch on standard output; 2: also a progress bar over
+        the batches of each epoch (tqdm, with rate and time left). Epoch lines also go to
+        the ``logging.getLogger("tabnn")`` logger at DEBUG level, whatever ``verbose``.
     callbacks : list of Callback or None, default=None
         Your own :class:`tabnn.callbacks.Callback` objects (e.g. to log every epoch, or
         :class:`~tabnn.callbacks.TimeLimit` to stop on a time budget), called after the
@@ -132,7 +168,15 @@ encoder_ : TabularEncoder
     history_ : list of dict
         Per epoch: ``stage``, ``epoch``, ``train_loss`` (with any penalty terms),
         ``valid_loss``, ``valid_metric`` (AUC for binary, accuracy for multi-class),
-        ``learning_rate``, ``seconds``, and ``improved`` under early stopping.
+        ``learning_rate``, ``seconds``, ``valid_score`` with ``scoring``, and ``improved``
+        under early stopping. The epochs of the last ``fit`` only; the last entry may be an
+        epoch whose weights were discarded: the kept one is ``history_[best_iteration_ - 1]``
+        (one stage).
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Importance of each input column, in input order: the increase of the validation loss
+        when the column's values are permuted among up to 4,096 validation rows (training
+        rows without early stopping), computed on first access. Unless the model has its own
+        measure (ARM-Net: its attention weights).
     n_iter_ : int
         Number of epochs run (over all stages).
     best_iteration_ : int
@@ -189,6 +233,24 @@ def _auto_batch_size(n, device):
     return int(np.clip(2 ** int(np.floor(np.log2(max(n // 64, 1)))), 64, cap))
 
 
+def _add_class_weight(cls):
+    """Give a classifier the ``class_weight`` parameter (last in its signature)."""
+    inner = cls.__init__
+    signature = inspect.signature(inner)
+    if "class_weight" in signature.parameters:
+        return
+
+    def __init__(self, *, class_weight=None, **params):
+        inner(self, **params)
+        self.class_weight = class_weight
+
+    parameter = inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)
+    __init__.__signature__ = signature.replace(
+        parameters=[*signature.parameters.values(), parameter])
+    __init__.__doc__ = inner.__doc__
+    cls.__init__ = __init__
+
+
 class NeuralEstimator(BaseEstimator):
     """Base class: parameters common to every neural estimator, fit / predict skeleton.
 
@@ -212,11 +274,17 @@ class NeuralEstimator(BaseEstimator):
         "max_epochs": [Interval("int", 1)],
         "batch_size": [Options("auto"), Interval("int", 1)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
+        "lr_schedule": [Options("plateau", "cosine", "constant")],
         "weight_decay": [Interval("real", 0)],
         "embedding_l2": [Interval("real", 0)],
         "early_stopping": [Options("auto"), Boolean()],
         "validation_fraction": [Interval("real", 0, 1, closed="neither")],
         "n_iter_no_change": [Interval("int", 1)],
+        "scoring": [Options(None), InstanceOf(
+            object, "a scikit-learn scorer name or a callable scorer(estimator, X, y)",
+            check=lambda v: callable(v) or v in get_scorer_names())],
+        "tol": [Interval("real", 0)],
+        "warm_start": [Boolean()],
         # the encoder's parameters, checked as the encoder checks them
         **{name: param_constraints(TabularEncoder)[name] for name in (
             "categorical_features", "min_frequency", "max_cardinality", "numeric_scaling")},
@@ -238,11 +306,15 @@ class NeuralEstimator(BaseEstimator):
         max_epochs=100,
         batch_size="auto",
         learning_rate=3e-3,
+        lr_schedule="plateau",
         weight_decay=0.0,
         embedding_l2=1e-3,
         early_stopping="auto",
+        scoring=None,
+        tol=1e-4,
         validation_fraction=0.1,
         n_iter_no_change=2,
+        warm_start=False,
         categorical_features="auto",
         min_frequency=10,
         max_cardinality=100_000,
@@ -260,11 +332,15 @@ class NeuralEstimator(BaseEstimator):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.embedding_l2 = embedding_l2
         self.early_stopping = early_stopping
+        self.scoring = scoring
+        self.tol = tol
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.categorical_features = categorical_features
         self.min_frequency = min_frequency
         self.max_cardinality = max_cardinality
@@ -282,15 +358,16 @@ class NeuralEstimator(BaseEstimator):
         # every model then has exactly the base's common parameters with their defaults.
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
-        if init is None:
-            return
-        signature = inspect.signature(init)
-        params = list(signature.parameters.values())
-        if params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
-            return
-        common = [p for name, p in inspect.signature(NeuralEstimator.__init__).parameters.items()
-                  if name != "self"]
-        init.__signature__ = signature.replace(parameters=[*params[:-1], *common])
+        if init is not None:
+            signature = inspect.signature(init)
+            params = list(signature.parameters.values())
+            if params[-1].kind is inspect.Parameter.VAR_KEYWORD:
+                common = [p for name, p in
+                          inspect.signature(NeuralEstimator.__init__).parameters.items()
+                          if name != "self"]
+                init.__signature__ = signature.replace(parameters=[*params[:-1], *common])
+        if issubclass(cls, NeuralClassifierMixin):
+            _add_class_weight(cls)
 
     # -- hooks of a model --------------------------------------------------------------------
     def _build_model(self, embedding, n_outputs):  # pragma: no cover - abstract
@@ -338,6 +415,8 @@ class NeuralEstimator(BaseEstimator):
         -------
         self
         """
+        if is_lazy_source(X):  # out of core: read in chunks, never collected whole
+            return fit_source(self, X, y, sample_weight, X_val, y_val, sample_weight_val)
         validate_params(self)
         table, target, sw = self._validate_data(X, y, sample_weight)
         validation = self._validation_data(X_val, y_val, sample_weight_val)
@@ -348,17 +427,31 @@ class NeuralEstimator(BaseEstimator):
         self.mixed_precision_ = resolve_mixed_precision(
             self.mixed_precision, device, getattr(torch, self.dtype))
         train_rows, valid_rows = self._split(target, table.n_rows, seed, validation is not None)
-        encoded = self._fit_encoder(table, sw, train_rows)
-        network = self._build_network(encoded, target, sw, seed, device)
+        if self._warm_starting():  # keep the encoder and the weights, train further
+            encoded = self.encoder_.encode(table)
+            network = self.module_.to(device)
+        else:
+            encoded = self._fit_encoder(table, sw, train_rows)
+            network = self._build_network(encoded, target, sw, seed, device)
         train, valid = self._training_data(encoded, target, sw, train_rows, valid_rows,
                                            validation, device)
         self._train(network, train, valid, strategy, seed)
+        if hasattr(strategy, "finish"):  # e.g. only rank 0 of a DDP run keeps the model
+            strategy.finish(self)
         return self
 
+    def _warm_starting(self):
+        return bool(self.warm_start) and hasattr(self, "module_")
+
     def _validate_data(self, X, y, sample_weight):
-        table = validate_X(self, X, reset=True)
+        warm = self._warm_starting()
+        table = validate_X(self, X, reset=not warm)
         sw = validate_sample_weight(sample_weight, table.n_rows)
-        return table, self._encode_target(y, table.n_rows, sw), sw
+        if warm:  # the target encoding (classes, scale) of the first fit stays
+            target = self._encode_validation_target(y, table.n_rows, input_name="y")
+        else:
+            target = self._encode_target(y, table.n_rows, sw)
+        return table, target, self._weigh_classes(target, sw, fit=True)
 
     def _validation_data(self, X_val, y_val, sample_weight_val):
         """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
@@ -377,7 +470,8 @@ class NeuralEstimator(BaseEstimator):
             )
         table = validate_X(self, X_val, reset=False)
         sw = validate_sample_weight(sample_weight_val, table.n_rows)
-        return table, self._encode_validation_target(y_val, table.n_rows), sw
+        target = self._encode_validation_target(y_val, table.n_rows)
+        return table, target, self._weigh_classes(target, sw)
 
     def _split(self, target, n, seed, has_validation_set):
         """Sorted ``(train_rows, valid_rows)``; ``valid_rows`` is None without a held-out part
@@ -395,15 +489,19 @@ class NeuralEstimator(BaseEstimator):
                 rows, test_size=self.validation_fraction, random_state=seed)
         return np.sort(train_rows), np.sort(valid_rows)
 
-    def _fit_encoder(self, table, sw, train_rows):
-        """Fit ``encoder_`` on the training rows; returns the encoding of every row."""
-        self.encoder_ = TabularEncoder(
+    def _new_encoder(self):
+        """An unfitted encoder with this estimator's encoding parameters."""
+        return TabularEncoder(
             categorical_features=self.categorical_features,
             min_frequency=self.min_frequency,
             max_cardinality=self.max_cardinality,
             numeric_scaling=self.numeric_scaling,
             value_hashes=uses_value_hashes(self.embedding),
         )
+
+    def _fit_encoder(self, table, sw, train_rows):
+        """Fit ``encoder_`` on the training rows; returns the encoding of every row."""
+        self.encoder_ = self._new_encoder()
         train_table = table if len(train_rows) == table.n_rows else table.take(train_rows)
         self.encoder_.fit(train_table, sample_weight=sw[train_rows])
         return self.encoder_.encode(table)
@@ -470,17 +568,112 @@ class NeuralEstimator(BaseEstimator):
             weight_decay=self.weight_decay,
             embedding_l2=self.embedding_l2,
             n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            lr_schedule=self.lr_schedule,
+            scoring=self._validation_scorer(),
             mixed_precision=self.mixed_precision_,
             verbose=int(self.verbose),
         )
 
+    def _validation_scorer(self):
+        """``score(logits, y, w)`` of the ``scoring`` parameter on encoded validation data,
+        or None (early stopping on the loss)."""
+        if self.scoring is None:
+            return None
+        scorer = check_scoring(self, scoring=self.scoring)
+        weighted = "sample_weight" in inspect.signature(scorer).parameters
+        view = _PredictionView.of(self)
+
+        def score(logits, y, w):
+            view.logits_ = logits
+            rows = np.arange(len(logits))[:, None]
+            kwargs = {"sample_weight": w} if weighted else {}
+            return float(scorer(view, rows, self._decode_target(y), **kwargs))
+
+        return score
+
     def _train(self, network, train, valid, strategy, seed):
         config = self._training_config(train[1].shape[0], strategy.torch_device)
         trainer = Trainer(network, config, strategy, self._callbacks(config), seed)
-        self.history_ = trainer.fit(train, valid, self._stages())
+        stages = self._stages()
+        if self._warm_starting():
+            stages = stages[-1:]  # e.g. a retraining after a search: the search is done
+        self.history_ = trainer.fit(train, valid, stages)
         self.best_iteration_ = trainer.best_epoch
         self.n_iter_ = len(self.history_)
         self.module_ = network
+        # a small sample for permutation importances, computed on first access
+        inputs, y, w = valid if valid is not None else train
+        n = y.shape[0]
+        keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:4096].sort()[0]
+        keep = keep.to(y.device)
+        self._importance_rows = (tuple(t[keep].cpu() for t in inputs), y[keep].cpu(),
+                                 w[keep].cpu(), seed)
+        self.__dict__.pop("_feature_importances", None)
+
+    # -- importances -------------------------------------------------------------------------
+    @property
+    def feature_importances_(self):
+        """Importance of each input column (see the class's Attributes)."""
+        if "_feature_importances" not in self.__dict__:
+            check_is_fitted(self, "module_")
+            self.__dict__["_feature_importances"] = self._permutation_importances()
+        return self.__dict__["_feature_importances"]
+
+    @feature_importances_.setter
+    def feature_importances_(self, value):  # a model with its own measure sets it in fit
+        self.__dict__["_feature_importances"] = value
+
+    def _field_order(self):
+        """Input column position of each model field (fields are categorical first) and the
+        encoder's column names."""
+        schema = self.encoder_.schema_
+        fields = ([s for s in schema if s.role == "categorical"]
+                  + [s for s in schema if s.role != "categorical"])
+        return np.array([s.index for s in fields], dtype=np.intp), [s.name for s in schema]
+
+    def _permutation_importances(self):
+        """Increase of the loss when one field's embeddings are permuted among the rows.
+
+        Permuting the embedding output (not the input codes) is the same as permuting the
+        field's values, for any embedding, and leaves every other field untouched.
+        """
+        inputs, y, w, seed = self._importance_rows
+        device = self._predict_device()
+        module = self.module_
+        if next(module.parameters()).device != device:
+            module.to(device)
+        mixed = self.mixed_precision_ and resolve_mixed_precision("auto", device, torch.float32)
+        n = y.shape[0]
+        y = y if self._task == "multiclass" else y.double()
+        w = w.double()
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(device)
+        field = [None]
+
+        def permute(_, __, out):
+            if field[0] is None:
+                return None
+            out = out.clone()
+            out[:, field[0]] = out[perm, field[0]]
+            return out
+
+        def loss():
+            logits = torch.as_tensor(predict_network(module, inputs, n, device, mixed))
+            return task_loss(self._task, logits, y, w).item()
+
+        positions, _ = self._field_order()
+        handle = module.embedding.register_forward_hook(permute)
+        try:
+            base = loss()
+            per_field = []
+            for f in range(len(positions)):
+                field[0] = f
+                per_field.append(loss() - base)
+        finally:
+            handle.remove()
+        importances = np.zeros(self.n_features_in_)
+        importances[positions] = per_field
+        return importances
 
     # -- predict ---------------------------------------------------------------------------
     def _predict_device(self):
@@ -492,6 +685,8 @@ class NeuralEstimator(BaseEstimator):
         """The one batched forward pass over ``X``: ``fn(network, batch)`` per batch,
         concatenated (default: float64 logits of shape (n, k)); see ``forward_batches``."""
         check_is_fitted(self, "module_")
+        if is_lazy_source(X):  # parquet / LazyFrame: chunk by chunk
+            return forward_source(self, X, lambda chunk: self._forward(chunk, fn))
         encoded = self.encoder_.encode(validate_X(self, X, reset=False))
         device = self._predict_device()
         module = self.module_
@@ -517,7 +712,27 @@ class NeuralEstimator(BaseEstimator):
 
 
 class NeuralClassifierMixin:
-    """Classifier half of a neural estimator: label encoding, sigmoid / softmax output."""
+    """Classifier half of a neural estimator: label encoding, class weights, sigmoid /
+    softmax output."""
+
+    _param_constraints = {
+        "class_weight": [Options(None, "balanced"),
+                         InstanceOf(dict, "a dict {class label: weight}")],
+    }
+
+    def _weigh_classes(self, codes, sample_weight, fit=False):
+        """``sample_weight`` times the weight of each row's class (``class_weight``), as
+        :func:`sklearn.utils.class_weight.compute_sample_weight`; "balanced" is computed
+        from the training target (``fit=True``) and reused for validation rows."""
+        if getattr(self, "class_weight", None) is None:
+            return sample_weight
+        if fit:
+            self._class_weights = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[codes])
+        return sample_weight * self._class_weights[codes]
+
+    def _decode_target(self, codes):
+        return self.classes_[np.asarray(codes).astype(np.intp)]
 
     def _encode_target(self, y, n, sample_weight):
         self.classes_, codes = validate_classification_target(y, n)
@@ -525,8 +740,8 @@ class NeuralClassifierMixin:
         self._n_outputs = 1 if self._task == "binary" else len(self.classes_)
         return codes
 
-    def _encode_validation_target(self, y, n):
-        return encode_known_labels(y, self.classes_, n, input_name="y_val")
+    def _encode_validation_target(self, y, n, input_name="y_val"):
+        return encode_known_labels(y, self.classes_, n, input_name=input_name)
 
     def _prior_logits(self, codes, sample_weight):
         prior = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
@@ -569,9 +784,15 @@ class NeuralRegressorMixin:
         self.target_mean_, self.target_scale_ = mean, std if std > 0 else 1.0
         return (y - self.target_mean_) / self.target_scale_
 
-    def _encode_validation_target(self, y, n):
+    def _encode_validation_target(self, y, n, input_name="y_val"):
         y = validate_regression_target(y, n)
         return (y - self.target_mean_) / self.target_scale_
+
+    def _weigh_classes(self, target, sample_weight, fit=False):
+        return sample_weight
+
+    def _decode_target(self, target):
+        return np.asarray(target, dtype=np.float64) * self.target_scale_ + self.target_mean_
 
     def _prior_logits(self, target, sample_weight):
         return np.zeros(1)  # the target is standardised
@@ -579,3 +800,33 @@ class NeuralRegressorMixin:
     def predict(self, X):
         """Predicted target for each row."""
         return self._raw_predict(X)[:, 0] * self.target_scale_ + self.target_mean_
+
+
+class _PredictionView:
+    """What a scikit-learn scorer needs of an estimator, answered from fixed logits.
+
+    Early stopping on ``scoring`` scores the logits of an epoch's validation pass; ``X`` is
+    then the row index into them.
+    """
+
+    @staticmethod
+    def of(estimator):
+        if isinstance(estimator, NeuralClassifierMixin):
+            view = _ClassifierView()
+            view.classes_ = estimator.classes_
+        else:
+            view = _RegressorView()
+            view.target_mean_ = estimator.target_mean_
+            view.target_scale_ = estimator.target_scale_
+        return view
+
+    def _raw_predict(self, X):
+        return self.logits_[np.asarray(X).ravel().astype(np.intp)]
+
+
+class _ClassifierView(_PredictionView, NeuralClassifierMixin, ClassifierMixin, BaseEstimator):
+    pass
+
+
+class _RegressorView(_PredictionView, NeuralRegressorMixin, RegressorMixin, BaseEstimator):
+    pass

@@ -1,0 +1,443 @@
+"""Out-of-core training and prediction: data read from parquet or a polars LazyFrame in chunks.
+
+A neural estimator's ``fit`` accepts, in place of an in-memory table, a polars ``LazyFrame``,
+a parquet path (a file, a directory or a glob) or a list of paths; ``y`` is then the name of
+the target column in that source, or an array with one entry per row. Nothing but the
+encoded validation rows, the targets and one or two chunks is held in memory:
+
+* the encoder is fitted by one streaming polars query per column -- value counts
+  (``group_by(column).len()``) -- and fitted from those counts as from weighted rows, so its
+  vocabularies and exact numeric quantiles equal those of an in-memory fit on the same rows;
+* every epoch visits the chunks (the parquet row groups, or ``chunk_rows`` slices of a
+  LazyFrame) in a shuffled order and shuffles the rows within each; a background thread reads
+  and encodes the next chunk while the current one trains;
+* the held-out validation rows (``validation_fraction`` of the rows, spread evenly over the
+  source) or the user's ``X_val`` -- which may itself be a lazy source -- are encoded once.
+
+Prediction on a lazy source runs chunk by chunk; :func:`predict_parquet` writes the
+predictions of a parquet source to a parquet file without holding either in memory.
+
+Examples
+--------
+>>> import polars as pl, tempfile, os
+>>> from tabnn import FCNClassifier
+>>> from tabnn.datasets import make_ctr
+>>> X, y = make_ctr(n_samples=3000, n_categorical=3, n_numeric=2, random_state=0,
+...                 return_X_y=True)
+>>> path = os.path.join(tempfile.mkdtemp(), "train.parquet")
+>>> pl.from_pandas(X).with_columns(click=y).write_parquet(path, row_group_size=1000)
+>>> model = FCNClassifier(max_epochs=2, random_state=0).fit(path, "click")
+>>> model.predict_proba(path).shape
+(3000, 2)
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import polars as pl
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._params import validate_params
+from ._validation import as_column_table, validate_X
+from .training import resolve_mixed_precision, resolve_strategy
+
+__all__ = ["is_lazy_source", "predict_parquet", "scan"]
+
+CHUNK_ROWS = 262_144
+# rows held out for validation: those whose Weyl sequence (row * A + B) mod P falls below
+# validation_fraction * P -- the same test in a polars expression and in numpy, spread evenly
+_P = 2_147_483_647
+_A = 1_327_217_885  # ~ P / golden ratio
+
+
+# -- sources --------------------------------------------------------------------------------
+def _is_path(value):
+    return isinstance(value, (str, os.PathLike))
+
+
+def is_lazy_source(X):
+    """Whether ``X`` is read out of core: a polars LazyFrame, a path or a list of paths."""
+    if isinstance(X, pl.LazyFrame) or _is_path(X):
+        return True
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_path(p) for p in X)
+
+
+def scan(source):
+    """A polars LazyFrame over ``source`` (a LazyFrame, a parquet path or a list of paths)."""
+    if isinstance(source, pl.LazyFrame):
+        return source
+    if _is_path(source):
+        return pl.scan_parquet(os.fspath(source))
+    return pl.scan_parquet([os.fspath(p) for p in source])
+
+
+class _Chunks:
+    """The chunks of a source: parquet row groups (read with pyarrow) or LazyFrame slices."""
+
+    def __init__(self, source, columns, chunk_rows=CHUNK_ROWS):
+        self.columns = list(columns)
+        self.parts = []  # (offset, n_rows, file or None, row group or slice start)
+        files = self._files(source)
+        offset = 0
+        if files is not None:
+            import pyarrow.parquet as pq
+
+            for path in files:
+                meta = pq.ParquetFile(path).metadata
+                for g in range(meta.num_row_groups):
+                    n = meta.row_group(g).num_rows
+                    if n:
+                        self.parts.append((offset, n, path, g))
+                        offset += n
+        else:
+            self.frame = scan(source)
+            total = self.frame.select(pl.len()).collect().item()
+            for start in range(0, total, chunk_rows):
+                n = min(chunk_rows, total - start)
+                self.parts.append((offset, n, None, start))
+                offset += n
+        self.n_rows = offset
+
+    @staticmethod
+    def _files(source):
+        if isinstance(source, pl.LazyFrame):
+            return None
+        paths = [source] if _is_path(source) else list(source)
+        files = []
+        for p in map(os.fspath, paths):
+            if os.path.isdir(p):
+                files += sorted(os.path.join(p, f) for f in os.listdir(p)
+                                if f.endswith(".parquet"))
+            elif os.path.isfile(p):
+                files.append(p)
+            else:
+                return None  # a glob: let polars expand it, read by slices
+        return files
+
+    def read(self, k):
+        """``(offset, DataFrame)`` of chunk ``k`` with the selected columns."""
+        offset, n, path, where = self.parts[k]
+        if path is not None:
+            import pyarrow.parquet as pq
+
+            table = pq.ParquetFile(path).read_row_group(where, columns=self.columns)
+            return offset, pl.from_arrow(table)
+        return offset, self.frame.select(self.columns).slice(where, n).collect()
+
+
+def _holdout_expr(seed, fraction):
+    return ((pl.col("__row").cast(pl.Int64) * _A + seed) % _P) < int(fraction * _P)
+
+
+def _holdout_mask(rows, seed, fraction):
+    return ((rows.astype(np.int64) * _A + seed) % _P) < int(fraction * _P)
+
+
+def _column_or_array(frame, value, n, name):
+    """A column of ``frame`` named by ``value``, or ``value`` itself as an array of ``n``."""
+    if isinstance(value, str):
+        return frame.select(value).collect(engine="streaming").to_series().to_numpy()
+    values = np.asarray(value)
+    if values.ndim != 1 or values.shape[0] != n:
+        raise ValueError(f"{name} must be the name of a column of X or have one entry per row "
+                         f"({n}); got shape {values.shape}.")
+    return values
+
+
+# -- encoder ----------------------------------------------------------------------------------
+def fit_encoder(encoder, frame, features, keep=None):
+    """Fit ``encoder`` on the rows of ``frame`` (filtered by the polars expression ``keep``)
+    from streaming value counts, one query per column; returns ``encoder``.
+
+    The counts are the row weights of an ordinary fit on the distinct values, so
+    vocabularies, frequencies and weighted (exact) quantiles equal an in-memory fit's.
+    """
+    validate_params(encoder)
+    rows = frame.with_row_index("__row").filter(keep) if keep is not None else frame
+    encoder._fit(frame.select(features).head(1000).collect(), None)
+    queries = [rows.group_by(name).agg(pl.len().alias("__count")) for name in features]
+    counts = pl.collect_all(queries, engine="streaming")
+    schema = []
+    for spec, values in zip(encoder.schema_, counts):
+        col = as_column_table(values.select(spec.name))[0]
+        weight = values["__count"].to_numpy().astype(np.float64)
+        fit = (encoder._fit_categorical if spec.role == "categorical"
+               else encoder._fit_numeric)
+        schema.append(fit(col, spec.index, weight))
+    encoder.schema_ = schema
+    encoder._index_cache = {}
+    return encoder
+
+
+def _encode_source(estimator, source, chunks=None):
+    """The encoded rows of a lazy source, chunk by chunk, as one EncodedTable-like tuple."""
+    chunks = chunks or _Chunks(source, estimator.feature_names_in_)
+    parts = [estimator.encoder_.encode(chunks.read(k)[1]) for k in range(len(chunks.parts))]
+    return _concat_encoded(parts)
+
+
+def _concat_encoded(parts):
+    first = parts[0]
+    first.codes = np.concatenate([p.codes for p in parts])
+    first.numeric = np.concatenate([p.numeric for p in parts])
+    first.numeric_missing = np.concatenate([p.numeric_missing for p in parts])
+    first.raw = None  # the unscaled numerics are not needed for training
+    return first
+
+
+# -- training ---------------------------------------------------------------------------------
+class _Reader:
+    """Reads and encodes chunks in a background thread, one ahead of training."""
+
+    def __init__(self, estimator, chunks, target, weight, train_mask, device):
+        self.estimator, self.chunks, self.device = estimator, chunks, device
+        self.target, self.weight, self.train_mask = target, weight, train_mask
+
+    def _load(self, k):
+        offset, frame = self.chunks.read(k)
+        rows = slice(offset, offset + frame.height)
+        if self.train_mask is not None:
+            keep = self.train_mask(np.arange(offset, offset + frame.height))
+            frame = frame.filter(pl.Series(keep))
+            rows = np.arange(offset, offset + len(keep))[keep]
+        est = self.estimator
+        inputs = est._to_tensors(est.encoder_.encode(frame), self.device)
+        return (inputs, *est._target_tensors(self.target[rows], self.weight[rows], self.device))
+
+    def __call__(self, order):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(self._load, order[0])
+            for k in order[1:]:
+                current, ahead = ahead.result(), pool.submit(self._load, k)
+                yield current
+            yield ahead.result()
+
+
+class _Streamed:
+    """Device strategy wrapper whose batches come from chunks read during the epoch.
+
+    Each epoch takes the chunks in a random order and the rows of each chunk in a random
+    order; the rows of a chunk left over after its last full batch go into the next chunk's
+    first batch. The stepper's tensors are swapped for each chunk's, so CUDA graphs (which
+    capture fixed tensors) are off.
+    """
+
+    def __init__(self, base, reader):
+        self.base, self.reader = base, reader
+        self.torch_device = base.torch_device
+        self.uses_graphs = False
+        self.callbacks = getattr(base, "callbacks", ())
+
+    def session(self, seed):
+        return self.base.session(seed)
+
+    def optimizer(self, groups, learning_rate):
+        return self.base.optimizer(groups, learning_rate)
+
+    def evaluate(self, network, valid, config):
+        return self.base.evaluate(network, valid, config)
+
+    def stepper(self, trainer, train):
+        self.current = self.base.stepper(trainer, train)
+        self.current.use_graph = False
+        return self.current
+
+    def batches(self, n, batch_size, generator):
+        stepper = self.current
+        order = torch.randperm(len(self.reader.chunks.parts), generator=generator).tolist()
+        carry = None
+        for inputs, y, w in self.reader(order):
+            if carry is not None:
+                inputs = [torch.cat([a, b]) for a, b in zip(carry[0], inputs)]
+                y, w = torch.cat([carry[1], y]), torch.cat([carry[2], w])
+            m = y.shape[0]
+            perm = torch.randperm(m, generator=generator).to(y.device)
+            stepper.inputs, stepper.y, stepper.w = inputs, y, w
+            full = m - m % batch_size
+            for start in range(0, full, batch_size):
+                yield perm[start : start + batch_size]
+            rest = perm[full:]
+            carry = ([t[rest] for t in inputs], y[rest], w[rest]) if len(rest) else None
+        if carry is not None:
+            stepper.inputs, stepper.y, stepper.w = carry
+            yield torch.arange(carry[1].shape[0], device=carry[1].device)
+
+
+def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
+               sample_weight_val=None, chunk_rows=CHUNK_ROWS):
+    """``estimator.fit`` on a lazy source: see the module docstring. Returns ``estimator``."""
+    est = estimator
+    validate_params(est)
+    if sample_weight is not None:
+        raise ValueError("sample_weight is not supported when X is a LazyFrame or parquet "
+                         "path; pass an in-memory table to weight rows.")
+    frame = scan(X)
+    names = frame.collect_schema().names()
+    features = [c for c in names if not (isinstance(y, str) and c == y)]
+    if isinstance(y, str) and y not in names:
+        raise ValueError(f"y={y!r} is not a column of X (columns: {names}).")
+    chunks = _Chunks(X, features, chunk_rows)
+    n = chunks.n_rows
+    target = est._encode_target(_column_or_array(frame, y, n, "y"), n, np.ones(n))
+    sw = np.ones(n)
+    if hasattr(est, "_weigh_classes"):  # class weights of a classifier
+        sw = est._weigh_classes(target, sw, fit=True)
+    est.n_features_in_ = len(features)
+    est.feature_names_in_ = np.asarray(features, dtype=object)
+
+    seed = int(check_random_state(est.random_state).randint(np.iinfo(np.int32).max))
+    strategy = resolve_strategy(est.device)
+    device = strategy.torch_device
+    est.device_ = str(device)
+    est.mixed_precision_ = resolve_mixed_precision(est.mixed_precision, device,
+                                                   getattr(torch, est.dtype))
+    use_es = est.early_stopping is True or (est.early_stopping == "auto" and n >= 1000)
+    holdout = use_es and X_val is None
+    if X_val is not None and est.early_stopping is False:
+        raise ValueError("X_val and y_val are passed to fit while early_stopping=False; they "
+                         "are only used for early stopping: set early_stopping to 'auto' or "
+                         "True.")
+
+    est.encoder_ = est._new_encoder() if hasattr(est, "_new_encoder") else _encoder_of(est)
+    keep = ~_holdout_expr(seed, est.validation_fraction) if holdout else None
+    fit_encoder(est.encoder_, frame, features, keep)
+    train_mask = ((lambda rows: ~_holdout_mask(rows, seed, est.validation_fraction))
+                  if holdout else None)
+    n_train = n if train_mask is None else int(train_mask(np.arange(n)).sum())
+
+    valid = None
+    if holdout:
+        valid_rows = np.flatnonzero(_holdout_mask(np.arange(n), seed, est.validation_fraction))
+        encoded = _encode_source(est, None, _Rows(chunks, valid_rows))
+        valid = (est._to_tensors(encoded, device),
+                 *est._target_tensors(target[valid_rows], sw[valid_rows], device))
+    elif X_val is not None:
+        valid = _validation(est, X_val, y_val, sample_weight_val, device)
+
+    sample = est.encoder_.encode(chunks.read(0)[1].head(1))
+    network = est._build_network(sample, target, sw, seed, device)
+    reader = _Reader(est, chunks, target, sw, train_mask, device)
+    placeholder = ((torch.empty(n_train, 0),), torch.empty(n_train, 0), torch.empty(n_train, 0))
+    est._train(network, placeholder, valid, _Streamed(strategy, reader), seed)
+    if hasattr(strategy, "finish"):
+        strategy.finish(est)
+    return est
+
+
+def _encoder_of(est):
+    from .encoding import TabularEncoder
+
+    return TabularEncoder(categorical_features=est.categorical_features,
+                          min_frequency=est.min_frequency,
+                          max_cardinality=est.max_cardinality,
+                          numeric_scaling=est.numeric_scaling)
+
+
+class _Rows:
+    """The rows ``rows`` (sorted global indices) of ``chunks``, read chunk by chunk."""
+
+    def __init__(self, chunks, rows):
+        self.chunks, self.rows = chunks, rows
+        self.parts = [p for p in chunks.parts
+                      if np.searchsorted(rows, p[0] + p[1]) > np.searchsorted(rows, p[0])]
+
+    def read(self, k):
+        offset, n = self.parts[k][:2]
+        _, frame = self.chunks.read(self.chunks.parts.index(self.parts[k]))
+        lo, hi = np.searchsorted(self.rows, [offset, offset + n])
+        return offset, frame[self.rows[lo:hi] - offset]
+
+
+def _validation(est, X_val, y_val, sample_weight_val, device):
+    if y_val is None:
+        raise ValueError("X_val is provided, but y_val was not provided.")
+    if is_lazy_source(X_val):
+        frame = scan(X_val)
+        chunks = _Chunks(X_val, est.feature_names_in_)
+        encoded = _encode_source(est, X_val, chunks)
+        y_values = _column_or_array(frame, y_val, chunks.n_rows, "y_val")
+    else:
+        table = validate_X(est, X_val, reset=False)
+        encoded = est.encoder_.encode(table)
+        y_values = y_val
+    m = encoded.codes.shape[0]
+    target = est._encode_validation_target(y_values, m)
+    sw = np.ones(m) if sample_weight_val is None else np.asarray(sample_weight_val, float)
+    return est._to_tensors(encoded, device), *est._target_tensors(target, sw, device)
+
+
+# -- prediction -------------------------------------------------------------------------------
+def forward_source(estimator, X, forward, chunk_rows=CHUNK_ROWS):
+    """``forward(frame)`` of every chunk of the lazy source ``X``, concatenated."""
+    check_is_fitted(estimator, "module_")
+    chunks = _Chunks(X, _feature_names(estimator), chunk_rows)
+    outs = [forward(chunks.read(k)[1]) for k in range(len(chunks.parts))]
+    if isinstance(outs[0], (list, tuple)):
+        return [np.concatenate(parts) for parts in zip(*outs)]
+    return np.concatenate(outs)
+
+
+def _feature_names(estimator):
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        raise ValueError("A lazy source is read by column name: fit the estimator on a "
+                         "DataFrame or lazy source (with column names) first.")
+    return list(names)
+
+
+def predict_parquet(estimator, source, path, method="predict_proba", chunk_rows=CHUNK_ROWS,
+                    keep_columns=()):
+    """Write ``estimator.<method>`` of every row of ``source`` to the parquet file ``path``,
+    chunk by chunk (memory bounded by one chunk).
+
+    Parameters
+    ----------
+    estimator : fitted neural estimator
+    source : polars LazyFrame, parquet path or list of paths
+        Rows to predict (columns by name; other columns are ignored).
+    path : str or path-like
+        Output parquet file, one row group per chunk, in the order of ``source``.
+    method : {"predict_proba", "predict", "decision_function"}, default="predict_proba"
+        ``predict_proba`` writes one column per class (``proba_<class>``); the others one
+        column named after the method.
+    chunk_rows : int, default=262144
+        Rows per chunk for a LazyFrame (parquet files are read by row group).
+    keep_columns : sequence of str, default=()
+        Columns of ``source`` copied to the output (an id, say).
+
+    Returns
+    -------
+    n_rows : int
+        Number of rows written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    check_is_fitted(estimator, "module_")
+    chunks = _Chunks(source, [*_feature_names(estimator), *keep_columns], chunk_rows)
+    writer = None
+    try:
+        for k in range(len(chunks.parts)):
+            frame = chunks.read(k)[1]
+            out = getattr(estimator, method)(frame.select(_feature_names(estimator)))
+            if out.ndim == 2:
+                columns = {f"proba_{c}": out[:, j] for j, c in enumerate(estimator.classes_)}
+            else:
+                columns = {method: out}
+            result = frame.select(keep_columns).with_columns(
+                **{name: pl.Series(values) for name, values in columns.items()})
+            table = result.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(os.fspath(path), table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pa.table({}).to_pandas()  # no rows: nothing written
+    return chunks.n_rows

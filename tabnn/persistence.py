@@ -90,6 +90,13 @@ class _Writer:
             return {"dataframe": [[self.encode(c, where), self.array(obj[c].to_numpy(), where)]
                                   for c in obj.columns],
                     "index": self.array(obj.index.to_numpy(), where)}
+        torch = _torch_if_imported()
+        if torch is not None and isinstance(obj, torch.Tensor):
+            value = obj.detach().cpu()
+            dtype = str(value.dtype).removeprefix("torch.")
+            if value.dtype == torch.bfloat16:  # numpy has no bfloat16
+                value = value.float()
+            return {"tensor": self.tensor(value.numpy()), "dtype": dtype}
         if _is_torch_module(obj):
             state = obj.state_dict()
             return {"network": {k: self.tensor(v.detach().cpu().numpy())
@@ -172,6 +179,11 @@ class _Reader:
         if "dataframe" in obj:
             data = {self.decode(c): self.decode(v) for c, v in obj["dataframe"]}
             return pd.DataFrame(data, index=self.decode(obj["index"]))
+        if "tensor" in obj:
+            import torch
+
+            value = torch.from_numpy(self.tensors[obj["tensor"]].copy())
+            return value.to(getattr(torch, obj["dtype"]))
         if "network" in obj:
             return _PendingNetwork({k: self.tensors[v] for k, v in obj["network"].items()})
         if "dataclass" in obj:

@@ -19,12 +19,23 @@ Examples
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 import time
 
 import numpy as np
 
-__all__ = ["Callback", "EarlyStopping", "PrintProgress", "ReduceLROnPlateau", "TimeLimit"]
+__all__ = [
+    "Callback",
+    "CosineSchedule",
+    "EarlyStopping",
+    "PrintProgress",
+    "ReduceLROnPlateau",
+    "TimeLimit",
+    "ValidationScore",
+]
+
+logger = logging.getLogger("tabnn")
 
 
 class Callback:
@@ -52,19 +63,49 @@ class Callback:
         pass
 
 
-def _improved(value, best, tol):
-    return not np.isfinite(best) or value < best - tol * abs(best)
+def _improved(value, best, tol, mode="min"):
+    if not np.isfinite(best):
+        return True
+    if mode == "max":
+        return value > best + tol * abs(best)
+    return value < best - tol * abs(best)
+
+
+class ValidationScore(Callback):
+    """Score each epoch's validation predictions: ``record["valid_score"]``.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(logits, y, w) -> float`` (greater is better) on numpy float64 validation
+        logits, targets and weights; the estimators build it from their ``scoring``.
+    """
+
+    def __init__(self, score):
+        self.score = score
+
+    def on_epoch_end(self, trainer):
+        if trainer.record.get("valid_loss") is None:
+            return
+        from .training import predict_network
+
+        inputs, y, w = trainer.valid
+        logits = predict_network(trainer.network, inputs, None, trainer.strategy.torch_device,
+                                 trainer.config.mixed_precision)
+        trainer.record["valid_score"] = float(
+            self.score(logits, y.cpu().numpy(), w.cpu().numpy()))
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after every epoch whose validation loss did
+    """Multiply the learning rate by ``factor`` after every epoch whose monitored value did
     not improve on the best so far by more than the relative tolerance ``tol``.
 
-    Does nothing in epochs without a validation loss.
+    ``monitor`` is a key of the epoch record (``"valid_loss"``, or ``"valid_score"`` with
+    ``mode="max"``). Does nothing in epochs without that value.
     """
 
-    def __init__(self, factor=0.1, tol=1e-4, monitor="valid_loss"):
-        self.factor, self.tol, self.monitor = factor, tol, monitor
+    def __init__(self, factor=0.1, tol=1e-4, monitor="valid_loss", mode="min"):
+        self.factor, self.tol, self.monitor, self.mode = factor, tol, monitor, mode
 
     def on_train_begin(self, trainer):
         self.best_ = np.inf
@@ -73,23 +114,48 @@ class ReduceLROnPlateau(Callback):
         value = trainer.record.get(self.monitor)
         if value is None:
             return
-        if _improved(value, self.best_, self.tol):
+        if _improved(value, self.best_, self.tol, self.mode):
             self.best_ = value
         else:
             trainer.scale_learning_rate(self.factor)
 
 
-class EarlyStopping(Callback):
-    """Stop a stage when the validation loss has not improved for ``patience`` epochs.
+class CosineSchedule(Callback):
+    """Half-cosine decay of the learning rate over the stage's epochs, to ``min_fraction`` of
+    its initial value at the last epoch."""
 
-    An improvement is a decrease by more than the relative tolerance ``tol``. The weights of
-    the best epoch are kept and restored at the end of the stage (``restore_best``); the
-    trainer's ``best_epoch`` is that epoch. Each epoch record gets ``improved`` (bool).
+    def __init__(self, min_fraction=0.01):
+        self.min_fraction = min_fraction
+
+    def _level(self, epoch):
+        cosine = 0.5 * (1.0 + np.cos(np.pi * min(epoch / self.epochs_, 1.0)))
+        return self.min_fraction + (1.0 - self.min_fraction) * cosine
+
+    def on_train_begin(self, trainer):
+        stage_epochs = trainer.stage.max_epochs
+        self.epochs_ = max(stage_epochs or trainer.config.max_epochs, 1)
+        self.level_ = 1.0
+
+    def on_epoch_end(self, trainer):
+        level = self._level(trainer.epoch)
+        trainer.scale_learning_rate(level / self.level_)
+        self.level_ = level
+
+
+class EarlyStopping(Callback):
+    """Stop a stage when the monitored value has not improved for ``patience`` epochs.
+
+    ``monitor`` is a key of the epoch record: ``"valid_loss"`` (``mode="min"``) or
+    ``"valid_score"`` (``mode="max"``, see :class:`ValidationScore`). An improvement beats
+    the best value by more than the relative tolerance ``tol``. The weights of the best epoch
+    are kept and restored at the end of the stage (``restore_best``); the trainer's
+    ``best_epoch`` is that epoch. Each epoch record gets ``improved`` (bool).
     """
 
-    def __init__(self, patience=2, tol=1e-4, restore_best=True, monitor="valid_loss"):
+    def __init__(self, patience=2, tol=1e-4, restore_best=True, monitor="valid_loss",
+                 mode="min"):
         self.patience, self.tol = patience, tol
-        self.restore_best, self.monitor = restore_best, monitor
+        self.restore_best, self.monitor, self.mode = restore_best, monitor, mode
 
     def on_train_begin(self, trainer):
         self.best_, self.stale_, self.best_state_ = np.inf, 0, None
@@ -98,7 +164,7 @@ class EarlyStopping(Callback):
         value = trainer.record.get(self.monitor)
         if value is None:
             return
-        improved = _improved(value, self.best_, self.tol)
+        improved = _improved(value, self.best_, self.tol, self.mode)
         trainer.record["improved"] = improved
         if improved:
             self.best_, self.stale_ = value, 0
@@ -117,7 +183,12 @@ class EarlyStopping(Callback):
 
 
 class PrintProgress(Callback):
-    """One line per epoch (``verbose >= 1``), and a batch counter (``verbose >= 2``)."""
+    """Progress output: one line per epoch (``verbose >= 1``) and a tqdm progress bar over
+    each epoch's batches with rate and time left (``verbose >= 2``).
+
+    The epoch lines are also logged to ``logging.getLogger("tabnn")`` at DEBUG level,
+    whatever ``verbose``.
+    """
 
     def __init__(self, verbose=1, stream=None):
         self.verbose, self.stream = verbose, stream
@@ -125,18 +196,34 @@ class PrintProgress(Callback):
     def _out(self):
         return self.stream if self.stream is not None else sys.stdout
 
+    def on_epoch_begin(self, trainer):
+        self.bar_ = None
+
     def on_batch_end(self, trainer, batch, n_batches):
-        if self.verbose >= 2:
-            out = self._out()
-            out.write(f"\repoch {trainer.epoch} batch {batch}/{n_batches}")
-            out.flush()
+        if self.verbose < 2:
+            return
+        if getattr(self, "bar_", None) is None:
+            from tqdm.auto import tqdm
+
+            self.bar_ = tqdm(total=n_batches, desc=f"epoch {trainer.epoch}", unit="batch",
+                             file=self._out(), leave=False, dynamic_ncols=True)
+        self.bar_.update(1)
 
     def on_epoch_end(self, trainer):
-        if self.verbose < 1:
-            return
-        out, r = self._out(), trainer.record
-        if self.verbose >= 2:
-            out.write("\n")
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            bar.close()
+            self.bar_ = None
+        msg = self._message(trainer)
+        logger.debug(msg)
+        if self.verbose >= 1:
+            out = self._out()
+            out.write(msg + "\n")
+            out.flush()
+
+    @staticmethod
+    def _message(trainer):
+        r = trainer.record
         stage = "" if len(trainer.stages) == 1 else f"{r['stage']}  "
         msg = f"{stage}epoch {r['epoch']:3d}  train_loss {r['train_loss']:.5f}"
         if r["valid_loss"] is not None:
@@ -144,11 +231,12 @@ class PrintProgress(Callback):
             if r["valid_metric"] is not None:
                 label = "auc" if trainer.config.task == "binary" else "accuracy"
                 msg += f"  valid_{label} {r['valid_metric']:.5f}"
-        msg += f"  {r['seconds']:.1f}s"
+            if r.get("valid_score") is not None:
+                msg += f"  valid_score {r['valid_score']:.5f}"
+        msg += f"  lr {r['learning_rate']:.2g}  {r['seconds']:.1f}s"
         if r.get("improved") is False:
             msg += "  (no improvement)"
-        out.write(msg + "\n")
-        out.flush()
+        return msg
 
 
 class TimeLimit(Callback):

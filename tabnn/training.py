@@ -27,7 +27,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._heap import heap_reuse
-from .callbacks import Callback, EarlyStopping, PrintProgress, ReduceLROnPlateau
+from .callbacks import (
+    Callback,
+    CosineSchedule,
+    EarlyStopping,
+    PrintProgress,
+    ReduceLROnPlateau,
+    ValidationScore,
+)
 from .nn.network import weight_decay_groups
 from .nn.output import as_output, default_loss
 
@@ -65,8 +72,10 @@ def resolve_device(device):
 class TrainingConfig:
     """Settings of one training run (built by the estimators from their parameters).
 
-    ``n_iter_no_change``, ``tol`` and ``lr_decay`` configure the callbacks of
-    :func:`default_callbacks`.
+    ``n_iter_no_change``, ``tol``, ``lr_decay``, ``lr_schedule`` ("plateau", "cosine" or
+    "constant") and ``scoring`` (None: watch the validation loss; else a callable
+    ``score(logits, y, w) -> float``, greater is better, on numpy validation logits, targets
+    and weights) configure the callbacks of :func:`default_callbacks`.
     """
 
     task: str
@@ -78,6 +87,8 @@ class TrainingConfig:
     n_iter_no_change: int = 2
     tol: float = 1e-4
     lr_decay: float = 0.1
+    lr_schedule: str = "plateau"
+    scoring: object = None
     grad_clip: float = 10.0
     mixed_precision: bool = False
     verbose: int = 0
@@ -328,18 +339,25 @@ def resolve_strategy(device):
 
 
 def default_callbacks(config):
-    """Plateau decay, early stopping with restore, and progress output from ``config``."""
-    return [
-        ReduceLROnPlateau(config.lr_decay, config.tol),
-        EarlyStopping(config.n_iter_no_change, config.tol),
-        PrintProgress(config.verbose),
-    ]
+    """From ``config``: the validation score (with ``scoring``), the learning-rate schedule,
+    early stopping with restore, and progress output."""
+    if config.scoring is None:
+        monitor, mode, callbacks = "valid_loss", "min", []
+    else:
+        monitor, mode, callbacks = "valid_score", "max", [ValidationScore(config.scoring)]
+    if config.lr_schedule == "plateau":
+        callbacks.append(ReduceLROnPlateau(config.lr_decay, config.tol, monitor, mode))
+    elif config.lr_schedule == "cosine":
+        callbacks.append(CosineSchedule())
+    return [*callbacks, EarlyStopping(config.n_iter_no_change, config.tol, True, monitor, mode),
+            PrintProgress(config.verbose)]
 
 
 class Trainer:
     """Runs the stages of one fit over tensors already on the device.
 
     Attributes a callback may read: ``network``, ``config``, ``strategy``, ``stages``,
+    ``train`` and ``valid`` (the data tuples given to :meth:`fit`),
     ``stage`` (the current :class:`Stage`), ``epoch`` (1-based within the stage),
     ``optimizer``, ``record`` (the epoch's history entry), ``history`` (all entries so far),
     ``best_epoch``; and set: ``stop_training``.
@@ -392,6 +410,7 @@ class Trainer:
             ``seconds`` (and ``improved`` under early stopping).
         """
         self.stages = list(stages) if stages else [Stage()]
+        self.train, self.valid = train, valid
         self.generator = torch.Generator().manual_seed(self.seed)
         with self.strategy.session(self.seed):
             for stage in self.stages:

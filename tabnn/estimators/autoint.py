@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from .._params import Boolean, Interval, IntSequence, Options
@@ -86,25 +87,38 @@ class _AutoIntBase(NeuralEstimator):
             n_attended=None if self.attend_numeric else embedding.n_categorical,
         )
 
-    def attention_maps(self, X):
-        """Per-row attention weights of every interacting layer.
+    def attention_maps(self, X, return_fields=False):
+        """Per-row attention weights of every interacting layer, fields in input order.
 
         Parameters
         ----------
         X : array-like, pandas or polars DataFrame
+        return_fields : bool, default=False
+            Also return the names of the attended fields.
 
         Returns
         -------
         maps : list of ndarray, one per layer, each of shape (n_samples, heads, F, F)
-            ``maps[l][i, h, f, g]`` is how much field ``f`` attends to field ``g`` for row ``i``;
-            fields are ordered categorical first, then numeric (see ``encoder_.schema_``);
-            with ``attend_numeric=False`` only the categorical fields are attended.
+            ``maps[l][i, h, f, g]`` is how much field ``f`` attends to field ``g`` for row
+            ``i``. Fields are in the order of the input columns; with
+            ``attend_numeric=False`` only the categorical fields are attended.
+        fields : list of str
+            Only with ``return_fields=True``: the column name of each field of the maps
+            (``x0``, ``x1``, ... for input without column names).
         """
         def maps(network, batch):
             _, layers = network.model(network.embedding(*batch), return_attention=True)
             return [m.float() for m in layers]
 
-        return self._forward(X, maps)
+        layers = self._forward(X, maps)
+        positions, _ = self._field_order()
+        n_attended = layers[0].shape[-1] if layers else 0
+        order = np.argsort(positions[:n_attended], kind="stable")
+        layers = [m[:, :, order][:, :, :, order] for m in layers]
+        if not return_fields:
+            return layers
+        name_of = {spec.index: str(spec.name) for spec in self.encoder_.schema_}
+        return layers, [name_of[positions[i]] for i in order]
 
 
 @fill_doc(autoint_parameters=AUTOINT_PARAMETERS)

@@ -1,9 +1,15 @@
 """scikit-learn's own estimator checks over every public tabnn estimator (the registry,
-:func:`tabnn.estimators.all_estimators`).
+:func:`tabnn.estimators.all_estimators`, FOLD-SE and OutRank included), in two configurations:
 
-Check-friendly parameters (small models, few epochs, full-batch training) are set in one table,
-as LightGBM's tests do; expected failures, if any, carry a written reason.
+* the small fast one: check-friendly parameters (small models, full-batch float64 training) set
+  in one table, as LightGBM's tests do; a newly registered neural estimator gets the common
+  ones (:func:`small_configuration`);
+* the one users get by default (``cls()``): every estimator whose default fit is cheap; the
+  neural ones (100 epochs each of about 60 checks, minutes per estimator on 2 cores) only with
+  ``TABNN_DEFAULT_CHECKS=1``.
 """
+
+import os
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -55,11 +61,28 @@ CHECK_PARAMS = {
     "FGCNNRegressor": _FGCNN_CHECK_PARAMS,
 }
 
+# what every neural estimator accepts: the fallback for one registered after this table
+_COMMON_CHECK_PARAMS = {"dtype": "float64", "batch_size": 1024, "max_epochs": 60,
+                        "learning_rate": 1e-2, "embedding_dim": 4, "random_state": 0}
+
 EXPECTED_FAILURES = {}
 
 
+def small_configuration(name, cls):
+    """The small fast parameters of estimator ``name`` (empty when its defaults are fast)."""
+    if name in CHECK_PARAMS:
+        return dict(CHECK_PARAMS[name])
+    return dict(_COMMON_CHECK_PARAMS) if (name, cls) in all_estimators("neural") else {}
+
+
 def _instances():
-    return [cls().set_params(**CHECK_PARAMS.get(name, {})) for name, cls in all_estimators()]
+    return [cls().set_params(**small_configuration(name, cls)) for name, cls in all_estimators()]
+
+
+def _default_instances():
+    slow = os.environ.get("TABNN_DEFAULT_CHECKS") == "1"
+    return [cls() for name, cls in all_estimators()
+            if slow or (name, cls) not in all_estimators("neural")]
 
 
 def _expected_failed_checks(estimator):
@@ -68,4 +91,9 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(_instances(), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(_default_instances())
+def test_sklearn_compatible_default_configuration(estimator, check):
     check(estimator)

@@ -213,25 +213,19 @@ def test_recovers_planted_program():
     assert clf.n_literals_ == len(lits) <= 10
 
 
-def test_recovers_planted_program_auto_positive_is_majority():
+def test_auto_head_is_the_class_with_the_simpler_program():
+    # planted(): "yes" (a third of the rows) is two rules; "no" needs their complement
     X, y = planted(3000, 0)
     Xt, yt = planted(2000, 1)
     clf = FoldSEClassifier().fit(X, y)
-    assert clf.positive_class_ == "no"  # majority
-    assert clf.default_class_ == "yes"
+    assert clf.positive_class_ == "yes" and clf.default_class_ == "no"
     assert clf.score(Xt, yt) >= 0.99
-    assert "age > 40.0" in clf.rules_ or "age <= 40.0" in clf.rules_
+    assert "age > 40.0" in clf.rules_
 
 
-def test_recovers_make_rules_program():
-    """Planted program from tabnn.datasets.make_rules: mixed numeric / categorical conditions
-    with a numeric and a categorical exception; rules, columns and thresholds recovered."""
-    from tabnn.datasets import make_rules
-
-    b = make_rules(n_samples=4000, n_rules=2, exceptions=True, random_state=0)
+def assert_recovers_make_rules(clf, b, n):
+    """``clf`` (fitted on the first ``n`` rows) reproduces ``make_rules``' planted program."""
     X, y = b.data, b.target
-    n = 3000
-    clf = FoldSEClassifier(positive_class=1).fit(X.iloc[:n], y[:n])
     assert clf.score(X.iloc[n:], y[n:]) >= 0.99
     lits = all_literals(clf)
     used = {lit.name for lit in lits}
@@ -254,6 +248,82 @@ def test_recovers_make_rules_program():
     assert f"score <= {float(th['score'])}" in clf.rules_
     assert f"income > {float(th['income'])}" in clf.rules_
     assert clf.n_literals_ <= 12
+
+
+def test_recovers_make_rules_program():
+    """Planted program from tabnn.datasets.make_rules: mixed numeric / categorical conditions
+    with a numeric and a categorical exception; rules, columns and thresholds recovered."""
+    from tabnn.datasets import make_rules
+
+    b = make_rules(n_samples=4000, n_rules=2, exceptions=True, random_state=0)
+    clf = FoldSEClassifier(positive_class=1).fit(b.data.iloc[:3000], b.target[:3000])
+    assert_recovers_make_rules(clf, b, 3000)
+
+
+def test_auto_head_is_the_minority_class_of_make_rules():
+    """Acceptance (#25): the planted program describes the minority class; "auto" takes it as
+    the head on the evidence of the training data and recovers the planted literals."""
+    from tabnn.datasets import make_rules
+
+    b = make_rules(n_samples=4000, n_rules=2, exceptions=True, random_state=0)
+    y = np.asarray(b.target)
+    assert (y[:3000] == 1).mean() < 0.3  # label 1 is the minority
+    clf = FoldSEClassifier().fit(b.data.iloc[:3000], y[:3000])
+    assert clf.positive_class_ == 1 and clf.default_class_ == 0
+    assert clf.rules_.splitlines()[0].startswith("label = 1 :- ")
+    assert_recovers_make_rules(clf, b, 3000)
+    sel = clf.head_selection_
+    assert list(sel.columns) == ["positive_class", "criterion", "training_errors",
+                                 "n_literals", "selected"]
+    assert sorted(sel.positive_class) == [0, 1] and sel.selected.sum() == 1
+    taken = sel[sel.selected].iloc[0]
+    assert taken.positive_class == 1 and taken.n_literals == clf.n_literals_
+    other = sel[~sel.selected].iloc[0]
+    # the majority head needs a longer program for the same (or worse) fit
+    assert other.n_literals > taken.n_literals
+    assert other.training_errors >= taken.training_errors
+
+
+def majority_dnf(n, seed):
+    """yes :- (a > 40, b > 40) or (c > 40, d > 40) or (e > 40, f > 40): about 3/4 of the rows,
+    whose complement is a conjunction of three disjunctions."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({c: rng.integers(0, 101, n) for c in "abcdef"})
+    X["noise"] = rng.normal(size=n)
+    yes = ((X.a > 40) & (X.b > 40)) | ((X.c > 40) & (X.d > 40)) | ((X.e > 40) & (X.f > 40))
+    return X, np.where(yes, "yes", "no")
+
+
+def test_auto_head_is_the_majority_class_when_it_is_simpler():
+    """Acceptance (#25): here the majority class has the simpler program; "auto" keeps it."""
+    X, y = majority_dnf(3000, 0)
+    Xt, yt = majority_dnf(2000, 1)
+    assert (y == "yes").mean() > 0.6
+    clf = FoldSEClassifier().fit(X, y)
+    assert clf.positive_class_ == "yes" and clf.default_class_ == "no"
+    assert clf.score(Xt, yt) >= 0.98
+    sel = clf.head_selection_.set_index("positive_class")
+    assert sel.selected["yes"] and not sel.selected["no"]
+    # the "no" program either fits clearly worse or needs more literals
+    tie = max(clf.tail * len(y), clf.min_samples_rule)
+    assert (sel.training_errors["no"] > sel.training_errors["yes"] + tie
+            or sel.n_literals["no"] > sel.n_literals["yes"])
+    # a label fixes the head (and then there is nothing to select)
+    fixed = FoldSEClassifier(positive_class="no").fit(X, y)
+    assert fixed.positive_class_ == "no" and not hasattr(fixed, "head_selection_")
+
+
+def test_auto_head_ties_go_to_fewer_literals_then_the_majority():
+    # one literal separates the classes exactly: both heads fit perfectly with one literal
+    X = pd.DataFrame({"x": np.arange(30.0)})
+    y = np.where(np.arange(30) < 10, "few", "many")
+    clf = FoldSEClassifier().fit(X, y)
+    assert clf.positive_class_ == "many"
+    assert clf.head_selection_.training_errors.tolist() == [0.0, 0.0]
+    assert clf.head_selection_.n_literals.tolist() == [1, 1]
+    # weights decide which class is the majority
+    w = np.where(y == "few", 5.0, 1.0)
+    assert FoldSEClassifier().fit(X, y, sample_weight=w).positive_class_ == "few"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -507,7 +577,8 @@ def test_criterion_auto_keeps_the_smaller_program():
     chosen = set()
     for seed in range(9):
         X, y = noisy_rules(seed)
-        fits = {c: FoldSEClassifier(criterion=c).fit(X, y) for c in ("gini", "entropy", "auto")}
+        fits = {c: FoldSEClassifier(criterion=c, positive_class=1).fit(X, y)
+                for c in ("gini", "entropy", "auto")}
         auto, g, e = fits["auto"], fits["gini"], fits["entropy"]
         assert (g.criterion_, e.criterion_) == ("gini", "entropy")
         kept = fits[auto.criterion_]
@@ -539,3 +610,90 @@ def test_criterion_auto_on_cars_is_smaller_than_gini_alone():
             clf = FoldSEClassifier(criterion=c, positive_class="negative").fit(Xtr, ytr)
             size[c] += clf.n_literals_
     assert size["auto"] < size["gini"] and size["auto"] <= size["entropy"]
+
+
+# ----------------------------------------------------------------------------------------------
+# class weights, progress, input dtypes at predict time
+# ----------------------------------------------------------------------------------------------
+def test_class_weight_balanced_equals_the_equivalent_sample_weight():
+    X, y = planted(1200, 11)
+    flip = np.random.default_rng(1).random(len(y)) < 0.08
+    y = np.where(flip, np.where(y == "yes", "no", "yes"), y)
+    counts = pd.Series(y).value_counts()
+    balanced = len(y) / (2 * counts[y].to_numpy())
+    a = FoldSEClassifier(class_weight="balanced").fit(X, y)
+    b = FoldSEClassifier().fit(X, y, sample_weight=balanced)
+    assert a.rules_ == b.rules_
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
+    assert a.head_selection_.equals(b.head_selection_)
+    # the weights change what is learned (a weighted count is not the plain one)
+    assert a.rules_ != FoldSEClassifier().fit(X, y).rules_
+    # a dict, combined with sample_weight by multiplication (as in scikit-learn)
+    sw = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
+    cw = {"yes": 3.0, "no": 0.5}
+    c = FoldSEClassifier(class_weight=cw).fit(X, y, sample_weight=sw)
+    d = FoldSEClassifier().fit(X, y, sample_weight=sw * np.where(y == "yes", 3.0, 0.5))
+    assert c.rules_ == d.rules_
+    np.testing.assert_allclose(c.predict_proba(X), d.predict_proba(X))
+    with pytest.raises(InvalidParameterError, match="'class_weight' parameter"):
+        FoldSEClassifier(class_weight="balance").fit(X, y)
+    with pytest.raises(ValueError, match="class_weight"):
+        FoldSEClassifier(class_weight={"maybe": 2.0}).fit(X, y)
+
+
+def test_verbose_reports_progress_on_the_tabnn_logger(caplog):
+    import logging
+
+    X, y = planted(400, 12)
+    with caplog.at_level(logging.INFO, logger="tabnn"):
+        FoldSEClassifier().fit(X, y)
+        assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+        FoldSEClassifier(verbose=1).fit(X, y)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert all(r.name.startswith("tabnn") for r in caplog.records)
+    text = "\n".join(messages)
+    assert "head 'yes', criterion 'gini'" in text and "head 'no', criterion 'entropy'" in text
+    assert "kept head 'yes'" in text and "literals" in text
+    with pytest.raises(InvalidParameterError, match="'verbose' parameter"):
+        FoldSEClassifier(verbose=-1).fit(X, y)
+
+
+def test_verbose_prints_when_logging_is_not_configured(capsys, monkeypatch):
+    import logging
+
+    from tabnn.estimators import foldse
+
+    monkeypatch.setattr(foldse.logger, "hasHandlers", lambda: False)
+    X, y = planted(300, 13)
+    FoldSEClassifier(verbose=True).fit(X, y)
+    err = capsys.readouterr().err
+    assert "[FoldSEClassifier]" in err and "kept head" in err
+    assert logging.getLogger("tabnn").level in (logging.NOTSET, logging.WARNING)
+
+
+def test_numeric_columns_that_arrive_with_another_dtype_are_converted_or_rejected():
+    """#20: numbers as text, a category of numbers, polars String: the same predictions as
+    the numeric columns seen at fit; text that is no number raises, naming the column."""
+    import polars as pl
+
+    X, y = planted(1500, 14)
+    clf = FoldSEClassifier(positive_class="yes").fit(X, y)
+    expected = clf.predict(X)
+    # the planted program uses age and income: changing them must be seen
+    assert {"age", "income"} <= {lit.name for lit in all_literals(clf)}
+    as_text = X.assign(age=X.age.astype(str), income=X.income.map(repr))
+    as_category = X.assign(age=X.age.astype("category"), income=X.income.astype("category"))
+    for drifted in (as_text, as_category, pl.from_pandas(as_text)):
+        np.testing.assert_array_equal(clf.predict(drifted), expected)
+        np.testing.assert_allclose(clf.predict_proba(drifted), clf.predict_proba(X))
+    # missing text is missing, as a NaN would be
+    with_missing = as_text.copy()
+    with_missing.loc[:9, "age"] = None
+    reference = X.astype({"age": float})
+    reference.loc[:9, "age"] = np.nan
+    np.testing.assert_array_equal(clf.predict(with_missing), clf.predict(reference))
+    for bad in (X.assign(age=np.where(X.age > 50, "True", "False")),
+                X.assign(income="n/a"),
+                pl.from_pandas(X.assign(age="old"))):
+        with pytest.raises(ValueError, match="'(age|income)'.*non-numeric"):
+            clf.predict(bad)

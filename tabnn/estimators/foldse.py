@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._params import (Boolean, InstanceOf, Interval, Options, param_constraints,
@@ -14,11 +18,13 @@ from .._validation import (
     validate_sample_weight,
     validate_X,
 )
-from ..encoding import TabularEncoder, column_roles
+from ..encoding import TabularEncoder, column_roles, to_float
 from ..rules import (FoldLearner, encode_feature, entropy_score, fit_feature, flatten,
                      gini_score, prune, rule_key, simplify)
 
 __all__ = ["FoldSEClassifier"]
+
+logger = logging.getLogger(__name__)  # a child of the "tabnn" logger
 
 # literal heuristics by ``criterion`` name; "auto" tries them in this order
 _CRITERIA = {"gini": gini_score, "entropy": entropy_score}
@@ -91,7 +97,10 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         ``maint == 'med'`` where information gain takes one ``maint != 'vhigh', maint !=
         'high'``), information gain sometimes a first literal that needs more repair; keeping
         the smaller of the two programs avoids both. It costs a second learning pass. The
-        kept heuristic is ``criterion_``.
+        kept heuristic is ``criterion_``. (Unlike the head below, the heuristic is chosen by
+        size first: two heuristics on one head fit the training rows about equally, and
+        choosing by training errors there took programs twice as long for no test accuracy
+        on the FOLD benchmark.)
     prune : bool, default=True
         Binary problems: after learning, (1) drop every top-level or exception rule whose
         removal changes no training prediction, one at a time until none qualifies; then (2)
@@ -104,23 +113,48 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         rows, so the program gets shorter without fitting the training data worse than the
         long-tail rule allows. Multi-class programs (an ordered rule list) are not pruned.
     positive_class : "auto" or label, default="auto"
-        Binary problems: the class the default rules describe. ``"auto"`` takes the (weighted)
-        majority class, as the FOLD-R++ authors advise. Ignored for multi-class problems.
+        Binary problems: the class the default rules describe (the head). ``"auto"`` decides
+        it from the training data only: it learns the program for each head (each with the
+        ``criterion`` choice above) and keeps the one with fewer (weighted) training errors;
+        errors that differ by at most the tail threshold ``max(tail * n_examples,
+        min_samples_rule)`` -- the errors ``prune`` may already give up for a shorter
+        program -- count as a tie, which goes to the program with fewer literals, then to
+        the majority class (the FOLD-R++ authors' advice). The head is the class whose
+        description is simpler, and that is often the minority class (one rare event
+        described by a few rules, rather than "everything except it" with many exceptions).
+        Both candidates are in ``head_selection_``. It costs a second learning pass per
+        head. A label fixes the head. Ignored for multi-class problems.
     categorical_features : "auto", list of str or int, or array-like of bool, default="auto"
         Column roles, resolved as in :class:`tabnn.TabularEncoder`: ``"auto"`` treats string,
         bool and categorical dtypes as categorical, everything else as numeric.
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` as in scikit-learn's
+        classifiers: ``"balanced"`` gives class ``c`` the weight ``n_samples / (n_classes *
+        n_c)`` (counted on the labels, without the sample weights); a dict maps labels to
+        weights (classes not in it get 1). Every count of the learner is weighted, so the
+        ``ratio`` test, the ``tail`` threshold and the head choice see the weighted rows.
+    verbose : int or bool, default=0
+        0: silent. 1 or more: progress of ``fit`` (each learned program's size and training
+        errors, the head choice and why) as INFO records of the ``tabnn`` logger
+        (``tabnn.estimators.foldse``); printed to stderr when logging is not configured.
+        At 0 the same records are logged at DEBUG level.
 
     Attributes
     ----------
     classes_ : ndarray
         Class labels (any type).
     positive_class_ : object
-        Binary: the class described by the rules. None for multi-class.
+        Binary: the class described by the rules (the head). None for multi-class.
+    head_selection_ : pandas.DataFrame
+        Only with ``positive_class="auto"`` on binary problems: one row per candidate head
+        with the ``criterion`` of its program, its ``training_errors`` (weighted),
+        ``n_literals`` and whether it was ``selected``.
     criterion_ : str
         The literal heuristic of the kept program (``"gini"`` or ``"entropy"``).
     default_class_ : object
         Class predicted when no rule fires (binary: the other class; multi-class: the most
-        frequent class among the training rows that no rule decides).
+        frequent class among the training rows that no rule decides, or overall when those
+        weigh less than the tail threshold).
     rules_ : str
         The program as text, one rule per line: top-level rules ``r1, r2, ...`` first (in
         decision order), then exception rules ``ab1, ab2, ...``, then a ``% otherwise`` line
@@ -189,6 +223,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         "prune": [Boolean()],
         "positive_class": [InstanceOf(object, "'auto' or one of the class labels")],
         "categorical_features": param_constraints(TabularEncoder)["categorical_features"],
+        "class_weight": [Options(None, "balanced"), InstanceOf(dict, "a dict {label: weight}")],
+        "verbose": [Interval("int", 0, None), Boolean()],
     }
 
     def __init__(
@@ -201,6 +237,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         prune=True,
         positive_class="auto",
         categorical_features="auto",
+        class_weight=None,
+        verbose=0,
     ):
         self.ratio = ratio
         self.tail = tail
@@ -210,6 +248,8 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self.prune = prune
         self.positive_class = positive_class
         self.categorical_features = categorical_features
+        self.class_weight = class_weight
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -218,10 +258,15 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------
     def _encode(self, table):
-        return [
-            encode_feature(spec, col.values, role)
-            for spec, col, role in zip(self._specs, table.columns, self._roles)
-        ]
+        feats = []
+        for spec, col, role in zip(self._specs, table.columns, self._roles):
+            values = col.values
+            if spec.role == "numeric" and not role:
+                # numbers that arrive as text, a category of numbers or bools are converted
+                # like every tabnn estimator does; anything else raises
+                values = to_float(values, col.name)
+            feats.append(encode_feature(spec, values, role))
+        return feats
 
     def fit(self, X, y, sample_weight=None):
         """Learn the rule program.
@@ -244,6 +289,9 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         table = validate_X(self, X, reset=True)
         classes, codes = validate_classification_target(y, table.n_rows)
         sw = validate_sample_weight(sample_weight, table.n_rows)
+        if self.class_weight is not None:
+            # as scikit-learn's classifiers: class weights from the labels, times sample_weight
+            sw = sw * compute_sample_weight(self.class_weight, classes[codes])
         roles = [r == "categorical" for r in column_roles(table, self.categorical_features)]
         keep = sw > 0
         specs, feats = [], []
@@ -256,39 +304,86 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
         self._specs, self._roles = specs, roles
         self.classes_ = classes
         K = len(classes)
-        pos = None
-        if K == 2:
-            if isinstance(self.positive_class, str) and self.positive_class == "auto":
-                pos = int(np.argmax(np.bincount(codes, weights=w, minlength=2)))
-            else:
-                hit = np.flatnonzero(classes == self.positive_class)
-                if not len(hit):
-                    raise ValueError(
-                        f"positive_class={self.positive_class!r} is not one of the classes "
-                        f"{list(classes)}."
-                    )
-                pos = int(hit[0])
-        self.positive_class_ = None if pos is None else classes[pos]
+        auto = isinstance(self.positive_class, str) and self.positive_class == "auto"
+        if K == 2 and auto:
+            # majority first: it wins ties, as the FOLD-R++ authors advise
+            counts = np.bincount(codes, weights=w, minlength=2)
+            heads = [int(h) for h in np.argsort(-counts, kind="stable")]
+        elif K == 2:
+            hit = np.flatnonzero(classes == self.positive_class)
+            if not len(hit):
+                raise ValueError(
+                    f"positive_class={self.positive_class!r} is not one of the classes "
+                    f"{list(classes)}."
+                )
+            heads = [int(hit[0])]
+        else:
+            heads = [None]
+        self._log(f"fit on {len(codes)} rows, {len(specs)} columns, {K} classes")
         names = tuple(_CRITERIA) if self.criterion == "auto" else (self.criterion,)
-        programs = [(name, self._learn(feats, specs, codes, w, K, pos, _CRITERIA[name]))
-                    for name in names]
-
-        def smaller(program):  # fewer literals, then fewer training errors, then list order
-            rules, heads, default = program[1]
-            labels = np.append(heads, default)[_decide(rules, feats)]
-            return (sum(len(line.literals) for line in flatten(rules, heads)[0]),
-                    float(w[labels != codes].sum()))
-
-        self.criterion_, (self._rules, heads, default) = (
-            min(programs, key=smaller) if len(programs) > 1 else programs[0]
-        )
-        self._heads = np.asarray(heads, dtype=np.int64)
-        self._default = int(default)
+        candidates = []
+        for h in heads:
+            # per head: the program with fewer literals, then fewer training errors, then Gini
+            programs = [self._candidate(feats, specs, codes, w, K, h, n) for n in names]
+            candidates.append(min(programs, key=lambda c: (c["n_literals"], c["errors"])))
+        # between heads, the evidence rule: the fewest training errors, errors within the
+        # tail threshold of the fewest counting as a tie; ties go to fewer literals, then to
+        # the majority head
+        tie = max(float(self.tail) * float(w.sum()), float(self.min_samples_rule))
+        least = min(c["errors"] for c in candidates)
+        best = min((c for c in candidates if c["errors"] <= least + tie),
+                   key=lambda c: c["n_literals"])
+        pos = best["head"]
+        self.positive_class_ = None if pos is None else classes[pos]
+        if len(heads) > 1:
+            self.head_selection_ = pd.DataFrame({
+                "positive_class": [classes[c["head"]] for c in candidates],
+                "criterion": [c["criterion"] for c in candidates],
+                "training_errors": [c["errors"] for c in candidates],
+                "n_literals": [c["n_literals"] for c in candidates],
+                "selected": [c is best for c in candidates],
+            })
+        elif hasattr(self, "head_selection_"):
+            del self.head_selection_
+        if len(candidates) > 1:
+            self._log(f"kept head {_label_text(self.positive_class_)}: fewest literals among "
+                      f"the heads within {tie:.4g} training errors of the fewest "
+                      f"({least:.6g})")
+        self.criterion_ = best["criterion"]
+        self._rules = best["rules"]
+        self._heads = np.asarray(best["heads"], dtype=np.int64)
+        self._default = int(best["default"])
         self.default_class_ = classes[self._default]
         self._target_name = _target_name(y)
         self._build_program()
         self._fit_proba(feats, codes, w)
+        self._log(f"kept {self.n_top_rules_} rules, {self.n_rules_} program lines, "
+                  f"{self.n_literals_} literals (criterion {self.criterion_!r})")
         return self
+
+    def _log(self, message):
+        """Progress: INFO on the ``tabnn`` logger with ``verbose``, else DEBUG."""
+        if not self.verbose:
+            logger.debug(message)
+        elif logger.hasHandlers():
+            logger.info(message)
+        else:  # logging not configured: show it anyway, as verbose asks
+            print(f"[FoldSEClassifier] {message}", file=sys.stderr, flush=True)
+
+    def _candidate(self, feats, specs, codes, w, K, pos, criterion):
+        """One learned program (binary head ``pos``, or the FOLD-RM loop) with its evidence."""
+        rules, heads, default = self._learn(feats, specs, codes, w, K, pos, _CRITERIA[criterion])
+        labels = np.append(np.asarray(heads, dtype=np.int64), default)[_decide(rules, feats)]
+        cand = {
+            "head": pos, "criterion": criterion, "rules": rules, "heads": heads,
+            "default": default,
+            "n_literals": int(sum(len(line.literals) for line in flatten(rules, heads)[0])),
+            "errors": float(w[labels != codes].sum()),
+        }
+        head = "FOLD-RM" if pos is None else f"head {_label_text(self.classes_[pos])}"
+        self._log(f"{head}, criterion {criterion!r}: {len(rules)} rules, "
+                  f"{cand['n_literals']} literals, training errors {cand['errors']:.6g}")
+        return cand
 
     def _learn(self, feats, specs, codes, w, K, pos, heuristic):
         """One program: (simplified top-level rules, their class codes, default class code)."""

@@ -127,7 +127,8 @@ class FoldLearner:
         """FOLD-RM loop: an ordered list of (class, rule); returns (rules, heads, default).
 
         ``default`` is the most frequent (weighted) class of the training rows that no
-        learned rule decides (the overall majority if none are left).
+        learned rule decides; the overall majority when those rows weigh less than the tail
+        threshold (too few to say what the rest is, as for a rule).
         """
         w = self.w
         E = np.arange(len(y))
@@ -148,6 +149,6 @@ class FoldLearner:
             rules.append(rule)
             heads.append(c)
             E = np.sort(np.concatenate([pos[~covp], neg[~covn]]))
-        rest = E if len(E) else np.arange(len(y))
+        rest = E if len(E) and w[E].sum() >= self.min_cover else np.arange(len(y))
         default = int(np.argmax(np.bincount(y[rest], weights=w[rest], minlength=n_classes)))
         return rules, heads, default

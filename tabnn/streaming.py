@@ -130,12 +130,16 @@ class _Chunks:
         return offset, self.frame.select(self.columns).slice(where, n).collect()
 
 
+def _offset(seed):
+    return int(seed) * 2_654_435_761 % _P  # nearby seeds give unrelated hold-outs
+
+
 def _holdout_expr(seed, fraction):
-    return ((pl.col("__row").cast(pl.Int64) * _A + seed) % _P) < int(fraction * _P)
+    return ((pl.col("__row").cast(pl.Int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
 
 
 def _holdout_mask(rows, seed, fraction):
-    return ((rows.astype(np.int64) * _A + seed) % _P) < int(fraction * _P)
+    return ((rows.astype(np.int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
 
 
 def _column_or_array(frame, value, n, name):
@@ -350,7 +354,9 @@ class _Rows:
         offset, n = self.parts[k][:2]
         _, frame = self.chunks.read(self.chunks.parts.index(self.parts[k]))
         lo, hi = np.searchsorted(self.rows, [offset, offset + n])
-        return offset, frame[self.rows[lo:hi] - offset]
+        keep = np.zeros(n, dtype=bool)
+        keep[self.rows[lo:hi] - offset] = True
+        return offset, frame.filter(pl.Series(keep))
 
 
 def _validation(est, X_val, y_val, sample_weight_val, device):
@@ -415,7 +421,6 @@ def predict_parquet(estimator, source, path, method="predict_proba", chunk_rows=
     n_rows : int
         Number of rows written.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     check_is_fitted(estimator, "module_")
@@ -438,6 +443,4 @@ def predict_parquet(estimator, source, path, method="predict_proba", chunk_rows=
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        pa.table({}).to_pandas()  # no rows: nothing written
     return chunks.n_rows

@@ -34,6 +34,9 @@ Implementation notes
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -53,6 +56,8 @@ from .._validation import (
 from ..ranking._engine import quality_from_pass, ranking_from_pass
 from ..encoding import TabularEncoder
 from ..ranking._streaming import is_streamable, lazy_source, run_pass, table_source
+
+logger = logging.getLogger("tabnn")
 
 __all__ = ["OutRankSelector", "rank_features", "data_quality_report"]
 
@@ -205,6 +210,10 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         Size of the systematic row sample used for pairwise (3MR) scores.
     random_state : int, RandomState or None, default=None
         Seed of the noise labels (and of the 3MR pair shuffles).
+    verbose : int, default=0
+        0: silent; 1: a summary line after ``fit`` (rows, features, seconds, the best
+        features); 2: also the ranking table. The summary also goes to the
+        ``logging.getLogger("tabnn")`` logger at DEBUG level.
 
     Attributes
     ----------
@@ -235,6 +244,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         "threshold": [Options(None), Interval("real", None, None)],
         **_RANKING_CONSTRAINTS,
         **_COMMON_CONSTRAINTS,
+        "verbose": [Interval("int", 0, None), Boolean()],
     }
 
     def __init__(
@@ -252,6 +262,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         fit_rows=200_000,
         sample_rows=50_000,
         random_state=None,
+        verbose=0,
     ):
         self.k = k
         self.threshold = threshold
@@ -266,6 +277,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         self.fit_rows = fit_rows
         self.sample_rows = sample_rows
         self.random_state = random_state
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -287,6 +299,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         self : OutRankSelector
         """
         validate_params(self)
+        start = time.perf_counter()
         seed = _seed(self.random_state)
         res = _run(
             X, y, target=None, features=None, categorical_features=self.categorical_features,
@@ -302,7 +315,19 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         self.scores_ = by_name.loc[res.names, "score"].to_numpy(dtype=np.float64)
         self.mutual_info_ = by_name.loc[res.names, "mutual_info"].to_numpy(dtype=np.float64)
         self._ranks = by_name.loc[res.names, "rank"].to_numpy(dtype=np.int64)
+        self._report(res.n_rows, time.perf_counter() - start)
         return self
+
+    def _report(self, n_rows, seconds):
+        best = ", ".join(f"{f} {s:.4f}" for f, s in
+                         self.ranking_[["feature", "score"]].head(5).itertuples(index=False))
+        msg = (f"OutRank: {n_rows:,} rows x {len(self.scores_)} features ranked in "
+               f"{seconds:.1f}s; best: {best}")
+        logger.debug(msg)
+        if self.verbose:
+            print(msg)
+        if self.verbose >= 2:
+            print(self.ranking_.to_string(index=False))
 
     def _get_support_mask(self):
         check_is_fitted(self, "scores_")

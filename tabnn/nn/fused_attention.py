@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -48,6 +49,9 @@ _FLAG_SETS = (
     ["-march=native"],
     [],
 )
+
+
+logger = logging.getLogger("tabnn")
 
 
 def _cache_dir():
@@ -75,6 +79,8 @@ def _compile(compiler, flags, target):
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=300)
         if done.returncode != 0:
+            logger.info("fused attention kernel: %s failed, PyTorch attention is used: %s",
+                        " ".join(cmd), done.stderr.decode(errors="replace")[-500:])
             return False
         os.replace(tmp, target)  # atomic: concurrent processes may build at once
         return True
@@ -97,9 +103,11 @@ def _bind(path):
 def _library():
     """The compiled kernel, or None where it cannot be had here."""
     if not sys.platform.startswith("linux") or not torch.backends.openmp.is_available():
+        logger.info("fused attention kernel: needs Linux and OpenMP; PyTorch attention is used")
         return None
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not compiler:
+        logger.info("fused attention kernel: no C compiler (set CC); PyTorch attention is used")
         return None
     source = _SOURCE.read_bytes()
     for flags in _FLAG_SETS:
@@ -112,15 +120,19 @@ def _library():
         # working toolchain pays the failed compiler runs only once per machine
         failed = path.with_suffix(".failed")
         if failed.exists():
+            logger.info("fused attention kernel: the build with %s failed before (%s)", flags,
+                        failed)
             continue
         try:
             if not path.exists() and not _compile(compiler, flags, path):
                 failed.touch()
                 continue
             lib = _bind(path)
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.info("fused attention kernel: %s with %s: %s", path, flags, exc)
             continue
         if _agrees_with_torch(lib):
+            logger.debug("fused attention kernel: %s", path)
             return lib
         warnings.warn(f"tabnn's fused attention kernel built with {flags} gave wrong results "
                       "and is not used", RuntimeWarning, stacklevel=2)

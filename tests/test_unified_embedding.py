@@ -207,7 +207,7 @@ def test_every_neural_estimator_reports_its_embedding_parameters(name, embedding
 def test_specifications_are_grid_searchable_values(xor_data):
     spec = UnifiedEmbedding(table_size=64, n_probes=4)
     assert spec.get_params() == {"table_size": 64, "n_probes": 4}
-    assert repr(spec) == "UnifiedEmbedding(n_probes=4, table_size=64)"
+    assert repr(spec) == "UnifiedEmbedding(table_size=64, n_probes=4)"
     assert spec == UnifiedEmbedding(table_size=64, n_probes=4) != UnifiedEmbedding()
     assert UnifiedEmbedding() != HashedEmbedding()
     model = FCNClassifier(embedding=spec)
@@ -222,6 +222,24 @@ def test_specifications_are_grid_searchable_values(xor_data):
     sizes = [clone(grid.estimator).set_params(**p).fit(X, y).n_embedding_params_
              for p in grid.cv_results_["params"]]
     assert sizes[0] != sizes[1]  # 16 rows of width 4 vs 16 rows of width 2
+
+
+def test_nested_grid_search_and_saving_keep_the_hashes(tmp_path, xor_data):
+    from tabnn.persistence import load, save
+
+    X, y, Xt, _, _ = xor_data
+    X, y = X.iloc[:400], y[:400]
+    base = FCNClassifier(embedding=UnifiedEmbedding(table_size=16), embedding_dim=4,
+                         max_epochs=1, random_state=0)
+    grid = GridSearchCV(base, {"embedding__table_size": [8, 32]}, cv=2).fit(X, y)
+    assert grid.best_estimator_.embedding.table_size in (8, 32)
+    assert base.embedding.table_size == 16  # the grid worked on clones
+    model = grid.best_estimator_
+    expected = model.predict_proba(Xt)
+    save(model, tmp_path / "m.safetensors")
+    loaded = load(tmp_path / "m.safetensors")
+    assert loaded.embedding == model.embedding
+    np.testing.assert_allclose(loaded.predict_proba(Xt), expected, rtol=0, atol=1e-7)
 
 
 def test_bad_specification_values_are_named():

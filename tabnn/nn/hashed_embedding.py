@@ -23,9 +23,9 @@ parameter of every neural estimator takes (grid-searchable values).
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass, fields
+
 import torch
-from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F
 
@@ -277,18 +277,28 @@ class HashedEmbeddingLayer(_HashedBase):
         return F.embedding(self.rows(hashes), self.table)
 
 
-class _HashedSpec(BaseEstimator):
-    """Specification base: parameters checked at build, equal when the parameters are."""
+class _HashedSpec:
+    """Specification base: a data class (so :mod:`tabnn.persistence` stores it) with the
+    scikit-learn parameter interface (``clone``, nested grid search ``embedding__table_size``)
+    and parameters checked at build."""
 
     uses_value_hashes = True
 
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_params() == other.get_params()
+    def get_params(self, deep=True):
+        """The specification's parameters, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def __hash__(self):
-        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
+    def set_params(self, **params):
+        """Set parameters by name; returns self."""
+        for name, value in params.items():
+            if name not in self.get_params():
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; "
+                                 f"valid parameters: {sorted(self.get_params())}.")
+            setattr(self, name, value)
+        return self
 
 
+@dataclass
 class UnifiedEmbedding(_HashedSpec):
     """Unified Embedding (feature multiplexing) for the ``embedding`` parameter.
 
@@ -315,7 +325,7 @@ class UnifiedEmbedding(_HashedSpec):
     --------
     >>> from tabnn import FCNClassifier, UnifiedEmbedding
     >>> FCNClassifier(embedding=UnifiedEmbedding(table_size=4096, n_probes=4)).embedding
-    UnifiedEmbedding(n_probes=4, table_size=4096)
+    UnifiedEmbedding(table_size=4096, n_probes=4)
     """
 
     _param_constraints = {
@@ -323,9 +333,8 @@ class UnifiedEmbedding(_HashedSpec):
         "n_probes": [Interval("int", 1)],
     }
 
-    def __init__(self, table_size=None, n_probes=2):
-        self.table_size = table_size
-        self.n_probes = n_probes
+    table_size: int | None = None
+    n_probes: int = 2
 
     def build(self, cardinalities, n_numeric, dim, numeric=None):
         """The :class:`UnifiedEmbeddingLayer` for the encoder's fields."""
@@ -334,6 +343,7 @@ class UnifiedEmbedding(_HashedSpec):
                                      n_probes=self.n_probes, numeric=numeric)
 
 
+@dataclass
 class HashedEmbedding(_HashedSpec):
     """Per-field hashing of raw values into a fixed budget, for the ``embedding`` parameter.
 
@@ -355,8 +365,7 @@ class HashedEmbedding(_HashedSpec):
 
     _param_constraints = {"table_size": [Interval("int", 1), Options(None)]}
 
-    def __init__(self, table_size=None):
-        self.table_size = table_size
+    table_size: int | None = None
 
     def build(self, cardinalities, n_numeric, dim, numeric=None):
         """The :class:`HashedEmbeddingLayer` for the encoder's fields."""

@@ -7,6 +7,11 @@ from .fcn import FCN, CrossNetwork, SelfMaskCrossLayer
 from .fgcnn import FGCNN, EmbeddingPair, FeatureGeneration
 from .layers import MLP
 from .network import TabularNetwork
+from .numeric_embedding import (
+    LinearNumericEmbedding,
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+)
 
 __all__ = [
     "ARMNet",
@@ -19,8 +24,11 @@ __all__ = [
     "FeatureGeneration",
     "FieldEmbedding",
     "InteractingLayer",
+    "LinearNumericEmbedding",
     "MLP",
     "NumericEmbedding",
+    "PeriodicEmbedding",
+    "PiecewiseLinearEmbedding",
     "SelfMaskCrossLayer",
     "TabularNetwork",
 ]

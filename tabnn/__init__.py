@@ -7,7 +7,7 @@ estimators that need no network (``TabularEncoder``, ``FoldSEClassifier``,
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _LAZY = {

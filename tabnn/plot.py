@@ -249,7 +249,7 @@ class AttentionMapDisplay:
     def plot(self, *, ax=None, cmap="viridis"):
         """Draw on ``ax`` (None: a new figure); returns the display."""
         ax = _axes(ax)
-        image = ax.imshow(self.attention, cmap=cmap, vmin=0)
+        image = ax.imshow(self.attention, cmap=cmap)
         ticks = np.arange(len(self.fields))
         ax.set_xticks(ticks, self.fields, rotation=90)
         ax.set_yticks(ticks, self.fields)

@@ -653,6 +653,8 @@ class NeuralEstimator(BaseEstimator):
         def permute(_, __, out):
             if field[0] is None:
                 return None
+            if isinstance(out, (tuple, list)):  # several embeddings of the same fields
+                return type(out)(permute(_, __, part) for part in out)
             out = out.clone()
             out[:, field[0]] = out[perm, field[0]]
             return out

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
-from tabnn.compare import compare, ctr_benchmark_data
+from tabnn.compare import compare_split, ctr_benchmark_data
 from tabnn.datasets import load_dataset
 from tabnn.estimators import all_estimators
 
@@ -57,8 +57,8 @@ def quality(models, datasets, quick):
     tables = []
     for name in datasets:
         X_tr, X_te, y_tr, y_te = split(name, quick)
-        table = compare({m: cls(random_state=0) for m, cls in models.items()},
-                        X_tr, y_tr, X_te, y_te)
+        table = compare_split({m: cls(random_state=0) for m, cls in models.items()},
+                              X_tr, y_tr, X_te, y_te)
         table.insert(0, "rows", len(X_tr) + len(X_te))
         table.insert(0, "data set", name)
         print(table.to_string(index=False, float_format="%.4f"), "\n", flush=True)

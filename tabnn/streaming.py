@@ -190,6 +190,8 @@ def _concat_encoded(parts):
     first.codes = np.concatenate([p.codes for p in parts])
     first.numeric = np.concatenate([p.numeric for p in parts])
     first.numeric_missing = np.concatenate([p.numeric_missing for p in parts])
+    if first.value_hashes is not None:
+        first.value_hashes = np.concatenate([p.value_hashes for p in parts])
     first.raw = None  # the unscaled numerics are not needed for training
     return first
 
@@ -287,10 +289,17 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
         raise ValueError(f"y={y!r} is not a column of X (columns: {names}).")
     chunks = _Chunks(X, features, chunk_rows)
     n = chunks.n_rows
-    target = est._encode_target(_column_or_array(frame, y, n, "y"), n, np.ones(n))
+    warm = est._warm_starting() if hasattr(est, "_warm_starting") else False
+    y_values = _column_or_array(frame, y, n, "y")
+    # a warm start keeps the classes (and the target scaling) of the first fit
+    target = (est._encode_validation_target(y_values, n) if warm
+              else est._encode_target(y_values, n, np.ones(n)))
     sw = np.ones(n)
     if hasattr(est, "_weigh_classes"):  # class weights of a classifier
         sw = est._weigh_classes(target, sw, fit=True)
+    if warm and list(est.feature_names_in_) != features:
+        raise ValueError(f"warm_start: X has columns {features}, the first fit had "
+                         f"{list(est.feature_names_in_)}.")
     est.n_features_in_ = len(features)
     est.feature_names_in_ = np.asarray(features, dtype=object)
 
@@ -307,9 +316,10 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
                          "are only used for early stopping: set early_stopping to 'auto' or "
                          "True.")
 
-    est.encoder_ = est._new_encoder() if hasattr(est, "_new_encoder") else _encoder_of(est)
-    keep = ~_holdout_expr(seed, est.validation_fraction) if holdout else None
-    fit_encoder(est.encoder_, frame, features, keep)
+    if not warm:
+        est.encoder_ = est._new_encoder()
+        keep = ~_holdout_expr(seed, est.validation_fraction) if holdout else None
+        fit_encoder(est.encoder_, frame, features, keep)
     train_mask = ((lambda rows: ~_holdout_mask(rows, seed, est.validation_fraction))
                   if holdout else None)
     n_train = n if train_mask is None else int(train_mask(np.arange(n)).sum())
@@ -323,23 +333,17 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     elif X_val is not None:
         valid = _validation(est, X_val, y_val, sample_weight_val, device)
 
-    sample = est.encoder_.encode(chunks.read(0)[1].head(1))
-    network = est._build_network(sample, target, sw, seed, device)
+    if warm:
+        network = est.module_.to(device)
+    else:
+        sample = est.encoder_.encode(chunks.read(0)[1].head(1))
+        network = est._build_network(sample, target, sw, seed, device)
     reader = _Reader(est, chunks, target, sw, train_mask, device)
     placeholder = ((torch.empty(n_train, 0),), torch.empty(n_train, 0), torch.empty(n_train, 0))
     est._train(network, placeholder, valid, _Streamed(strategy, reader), seed)
     if hasattr(strategy, "finish"):
         strategy.finish(est)
     return est
-
-
-def _encoder_of(est):
-    from .encoding import TabularEncoder
-
-    return TabularEncoder(categorical_features=est.categorical_features,
-                          min_frequency=est.min_frequency,
-                          max_cardinality=est.max_cardinality,
-                          numeric_scaling=est.numeric_scaling)
 
 
 class _Rows:
@@ -434,9 +438,8 @@ def predict_parquet(estimator, source, path, method="predict_proba", chunk_rows=
                 columns = {f"proba_{c}": out[:, j] for j, c in enumerate(estimator.classes_)}
             else:
                 columns = {method: out}
-            result = frame.select(keep_columns).with_columns(
-                **{name: pl.Series(values) for name, values in columns.items()})
-            table = result.to_arrow()
+            result = pl.DataFrame({name: pl.Series(values) for name, values in columns.items()})
+            table = pl.concat([frame.select(keep_columns), result], how="horizontal").to_arrow()
             if writer is None:
                 writer = pq.ParquetWriter(os.fspath(path), table.schema)
             writer.write_table(table)

@@ -242,6 +242,25 @@ def test_nested_grid_search_and_saving_keep_the_hashes(tmp_path, xor_data):
     np.testing.assert_allclose(loaded.predict_proba(Xt), expected, rtol=0, atol=1e-7)
 
 
+def test_fit_from_parquet_streams_the_hashes(tmp_path, xor_data):
+    import polars as pl
+
+    X, y, Xt, yt, _ = xor_data
+    frame = pl.from_pandas(X.astype({c: str for c in ["C1", "C2", "C3", "C4"]}))
+    frame = frame.with_columns(click=pl.Series(y))
+    paths = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    frame[:3000].write_parquet(paths[0], row_group_size=1500)
+    frame[3000:].write_parquet(paths[1], row_group_size=1500)
+    params = dict(embedding="unified", embedding_dim=8, max_epochs=6, random_state=0)
+    streamed = FCNClassifier(**params).fit(paths, "click")
+    assert streamed.encoder_.value_hashes
+    Xt = Xt.astype({c: str for c in ["C1", "C2", "C3", "C4"]})
+    auc = roc_auc_score(yt, streamed.predict_proba(Xt)[:, 1])
+    memory = FCNClassifier(**params).fit(frame.drop("click"), y)
+    assert streamed.n_embedding_params_ == memory.n_embedding_params_
+    assert auc > roc_auc_score(yt, memory.predict_proba(Xt)[:, 1]) - 0.02
+
+
 def test_bad_specification_values_are_named():
     X, y = pd.DataFrame({"c": list("ab") * 10}), np.arange(20) % 2
     with pytest.raises(InvalidParameterError, match="'table_size' parameter of UnifiedEmbedding"):

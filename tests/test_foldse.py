@@ -436,18 +436,18 @@ def test_tail_and_ratio_control_size():
     X, y = planted(2000, 8)
     flip = np.random.default_rng(0).random(len(y)) < 0.05
     yn = np.where(flip, np.where(y == "yes", "no", "yes"), y)
-    big = FoldSEClassifier(tail=0.0, min_samples_rule=0).fit(X, yn)
-    small = FoldSEClassifier(tail=0.02).fit(X, yn)
+    big = FoldSEClassifier(tail=0.0, min_samples_rule=0, positive_class="yes").fit(X, yn)
+    small = FoldSEClassifier(tail=0.02, positive_class="yes").fit(X, yn)
     assert small.n_rules_ <= big.n_rules_ and small.n_literals_ <= big.n_literals_
     assert small.n_literals_ < big.n_literals_
     # the absolute floor prunes the one-row tail that tail * N keeps on small data
     Xs, ys = X.iloc[:150], yn[:150]
-    raw = FoldSEClassifier(min_samples_rule=0).fit(Xs, ys)
-    floor = FoldSEClassifier(min_samples_rule=5).fit(Xs, ys)
+    raw = FoldSEClassifier(min_samples_rule=0, positive_class="yes").fit(Xs, ys)
+    floor = FoldSEClassifier(min_samples_rule=5, positive_class="yes").fit(Xs, ys)
     assert floor.n_literals_ < raw.n_literals_
     for stats in (floor.rule_stats_,):
         assert (stats["n"].iloc[:-1] >= 5).all()
-    shallow = FoldSEClassifier(tail=0.0, max_depth=0).fit(X, yn)
+    shallow = FoldSEClassifier(tail=0.0, max_depth=0, positive_class="yes").fit(X, yn)
     assert all(not line.name.startswith("ab") for line in shallow.rule_program_)
 
 
@@ -546,14 +546,14 @@ def test_pruning_keeps_every_training_prediction(seed):
     flip = rng.random(len(y)) < 0.08  # label noise: messy programs with spare parts
     y[flip] = np.where(y[flip] == y[0], y[~flip][y[~flip] != y[0]][0], y[0])
     w = rng.uniform(0.5, 2.0, len(y))
-    kw = dict(tail=0, min_samples_rule=0, criterion="gini")
+    kw = dict(tail=0, min_samples_rule=0, criterion="gini", positive_class=1)
     full = FoldSEClassifier(prune=False, **kw).fit(b.data, y, w)
     pruned = FoldSEClassifier(**kw).fit(b.data, y, w)
     np.testing.assert_array_equal(pruned.predict(b.data), full.predict(b.data))
     assert pruned.n_literals_ < full.n_literals_ and pruned.n_rules_ <= full.n_rules_
     # the default (tail) budget: at most max(tail * weight, min_samples_rule) more errors
-    tailed = FoldSEClassifier(criterion="gini").fit(b.data, y, w)
-    exact = FoldSEClassifier(criterion="gini", prune=False).fit(b.data, y, w)
+    tailed = FoldSEClassifier(criterion="gini", positive_class=1).fit(b.data, y, w)
+    exact = FoldSEClassifier(criterion="gini", prune=False, positive_class=1).fit(b.data, y, w)
     budget = max(0.005 * w.sum(), 2.0)
     err = {m: w[m.predict(b.data) != y].sum() for m in (tailed, exact)}
     assert err[tailed] <= err[exact] + budget + 1e-9

@@ -119,8 +119,7 @@ class DistributedDataParallel(SingleDevice):
         stepper = super().stepper(trainer, train)
         device = self.torch_device
         stepper.forward_module = _TorchDDP(
-            trainer.network, device_ids=[device] if device.type == "cuda" else None,
-            broadcast_buffers=True)
+            trainer.network, device_ids=[device] if device.type == "cuda" else None)
         return stepper
 
     def evaluate(self, network, valid, config):

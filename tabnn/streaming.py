@@ -296,7 +296,7 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
               else est._encode_target(y_values, n, np.ones(n)))
     sw = np.ones(n)
     if hasattr(est, "_weigh_classes"):  # class weights of a classifier
-        sw = est._weigh_classes(target, sw, fit=True)
+        sw = est._weigh_classes(target, sw, fit=not warm)
     if warm and list(est.feature_names_in_) != features:
         raise ValueError(f"warm_start: X has columns {features}, the first fit had "
                          f"{list(est.feature_names_in_)}.")

@@ -204,3 +204,13 @@ def test_clear_errors(parquet):
     model = _model(max_epochs=1).fit(pd.DataFrame(np.random.rand(50, 2)), np.arange(50) % 2)
     with pytest.raises(ValueError, match="column names"):
         model.predict(paths)
+
+
+def test_warm_start_from_parquet_keeps_the_encoder_and_trains_further(parquet):
+    paths, _ = parquet
+    model = _model(max_epochs=1, warm_start=True).fit(paths, "click")
+    encoder, before = model.encoder_, model.module_.state_dict()
+    before = {k: v.clone() for k, v in before.items()}
+    model.fit(paths, "click")
+    assert model.encoder_ is encoder
+    assert any(not torch.equal(before[k], v) for k, v in model.module_.state_dict().items())

@@ -15,6 +15,8 @@ _LAZY = {
     "FGCNNClassifier": "fgcnn",
     "FGCNNRegressor": "fgcnn",
     "FoldSEClassifier": "foldse",
+    "OptFSClassifier": "optfs",
+    "OptFSRegressor": "optfs",
     "OutRankSelector": "outrank",
     "all_estimators": "_registry",
     "data_quality_report": "outrank",

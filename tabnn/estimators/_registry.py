@@ -21,6 +21,8 @@ _ESTIMATORS = (
     ("tabnn.estimators.fgcnn", "FGCNNClassifier", ("classifier", "neural")),
     ("tabnn.estimators.fgcnn", "FGCNNRegressor", ("regressor", "neural")),
     ("tabnn.estimators.foldse", "FoldSEClassifier", ("classifier", "rules")),
+    ("tabnn.estimators.optfs", "OptFSClassifier", ("classifier", "meta")),
+    ("tabnn.estimators.optfs", "OptFSRegressor", ("regressor", "meta")),
     ("tabnn.estimators.outrank", "OutRankSelector", ("transformer", "selector")),
 )
 
@@ -30,7 +32,8 @@ def all_estimators(kind=None):
 
     Parameters
     ----------
-    kind : {"classifier", "regressor", "transformer", "selector", "neural", "rules"} or None
+    kind : {"classifier", "regressor", "transformer", "selector", "neural", "rules", "meta"} \
+            or None
         Only the estimators of this kind (None: all).
     """
     out = []

@@ -1,0 +1,196 @@
+"""OptFS: gates equal 1 at the start, the penalty's gradient, no drift of absent values'
+gates, pruned codes mapped to the unknown code of a smaller table, rewound weights, planted
+noise fields pruned without AUC loss, GridSearchCV over the penalty, errors."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+
+from tabnn import (
+    AutoIntClassifier,
+    AutoIntRegressor,
+    FCNClassifier,
+    OptFSClassifier,
+    OptFSRegressor,
+)
+from tabnn.callbacks import Callback
+from tabnn.datasets import make_ctr
+from tabnn.nn.embedding import FieldEmbedding
+from tabnn.nn.optfs import GatedEmbedding, PrunedEmbedding, prune_codes, pruned_cardinalities
+
+CARDS = [5, 4]
+
+
+def _codes(rows, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randint(0, c, (rows,), generator=gen) for c in CARDS], 1)
+
+
+def _gated(**kw):
+    torch.manual_seed(0)
+    return GatedEmbedding(FieldEmbedding(CARDS, 2, 3), CARDS, **kw).double()
+
+
+def test_gates_are_one_at_the_start_and_the_gated_model_equals_the_wrapped_one():
+    gated = _gated(mask_init=0.7)
+    codes, num = _codes(16), torch.randn(16, 2, dtype=torch.float64)
+    miss = torch.zeros(16, 2, dtype=torch.float64)
+    for mode in (gated.train, gated.eval):
+        mode()
+        torch.testing.assert_close(gated(codes, num, miss), gated.inner(codes, num, miss))
+    assert gated.n_values == sum(CARDS) and gated.n_fields == 4
+
+
+def test_penalty_gradient_is_strength_times_mean_gate_mass_per_row():
+    gated = _gated(strength=0.3, logit_scale=2.0)
+    with torch.no_grad():
+        gated.gate_params.uniform_(-0.3, 0.3)
+        gated.temperature.fill_(4.0)
+    codes = _codes(8)
+    out = gated(codes, torch.zeros(8, 2, dtype=torch.float64),
+                torch.zeros(8, 2, dtype=torch.float64))
+    out.sum().backward()
+    got = gated.gate_params.grad.clone()
+    # the same objective written out: data term plus 0.3 * mean over rows of sum of sigmoids
+    gated.gate_params.grad = None
+    gated.eval()
+    ids = gated.value_ids(codes)
+    out = gated(codes, torch.zeros(8, 2, dtype=torch.float64),
+                torch.zeros(8, 2, dtype=torch.float64))
+    penalty = 0.3 * torch.sigmoid(4.0 * gated.gate_logits[ids]).sum() / 8
+    (out.sum() + penalty).backward()
+    torch.testing.assert_close(got, gated.gate_params.grad)
+
+
+def test_gates_of_values_absent_from_a_step_do_not_move():
+    gated = _gated(strength=1.0)
+    opt = torch.optim.Adam(gated.parameters(), lr=0.1)
+    gated.train()
+    start = gated.gate_params.detach().clone()
+    for step in range(3):
+        codes = _codes(6, step)
+        codes[:, 0] = torch.where(codes[:, 0] == 3, 2, codes[:, 0])  # value 3 of field 0 absent
+        if step == 2:
+            codes[:, 0] = 4  # only value 4: the others' Adam momentum must not move them
+        opt.zero_grad()
+        gated(codes, torch.zeros(6, 2, dtype=torch.float64),
+              torch.zeros(6, 2, dtype=torch.float64)).sum().backward()
+        opt.step()
+        gated.restore_unseen()
+        if step == 1:
+            after_two = gated.gate_params.detach().clone()
+    now = gated.gate_params.detach()
+    assert now[3] == start[3]  # never seen
+    assert torch.equal(now[:4], after_two[:4]) and now[4] != after_two[4]
+
+
+def test_pruned_values_map_to_the_unknown_code_of_a_smaller_table():
+    kept = np.array([0, 1, 1, 0, 1, 1, 1, 0, 0], dtype=bool)  # field 0: values 2, 4 kept
+    remap, new_cards = prune_codes(CARDS, kept)
+    assert new_cards == [4, 2] and new_cards == pruned_cardinalities(CARDS, kept)
+    assert remap.tolist() == [1, 1, 2, 1, 3, 0, 1, 1, 1]  # missing of field 0 pruned
+    torch.manual_seed(0)
+    pruned = PrunedEmbedding(FieldEmbedding(new_cards, 0, 3), CARDS, kept)
+    assert pruned.inner.table.weight.shape[0] == 6 < sum(CARDS)
+    codes = torch.tensor([[3, 2], [1, 3], [4, 0]])
+    out = pruned(codes, torch.zeros(3, 0), torch.zeros(3, 0))
+    table = pruned.inner.table.weight
+    torch.testing.assert_close(out[0, 0], table[1])  # pruned 3 -> field 0's unknown row
+    torch.testing.assert_close(out[1, 0], table[1])
+    torch.testing.assert_close(out[2, 0], table[3])
+    torch.testing.assert_close(out[0, 1], table[4 + 1])  # field 1: value 2 pruned
+    torch.testing.assert_close(out[2, 1], table[4 + 0])
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """3 fields with main effects, 2 categorical pure-noise fields (N1, N3)."""
+    data = make_ctr(7000, n_categorical=3, n_numeric=0, cardinality=20, interactions=[],
+                    main_effects=3, main_effect_strength=1.0, n_noise=3, random_state=0)
+    X = data.data.drop(columns="N2")  # the numeric noise field: numeric fields are not gated
+    y = np.asarray(data.target)
+    return X.iloc[:4000], X.iloc[4000:], y[:4000], y[4000:]
+
+
+class _RecordStart(Callback):
+    """Records the network's weights when each stage starts (after OptFS's rewind)."""
+
+    def __init__(self):
+        self.states = []
+
+    def on_train_begin(self, trainer):
+        self.states.append({k: v.clone() for k, v in trainer.network.state_dict().items()})
+
+
+def test_noise_values_pruned_informative_kept_and_no_auc_loss(planted):
+    X, X_test, y, y_test = planted
+    backbone = FCNClassifier(max_epochs=6, ecn_layers=1, lcn_layers=1, embedding_dim=8,
+                             random_state=0)
+    base = roc_auc_score(y_test, backbone.fit(X, y).predict_proba(X_test)[:, 1])
+    recorder = _RecordStart()
+    optfs = OptFSClassifier(backbone.set_params(callbacks=[recorder]), gate_penalty=1e-2,
+                            search_epochs=4).fit(X, y)
+    auc = roc_auc_score(y_test, optfs.predict_proba(X_test)[:, 1])
+    assert auc >= base - 0.005, (auc, base)
+    for field in ("N1", "N3"):
+        assert optfs.support_[field] < 0.35, optfs.support_
+    for spec in optfs.estimator_.encoder_.schema_:
+        if spec.name in ("C1", "C2", "C3"):  # the planted fields: their 3 most frequent values
+            frequent = spec.categories[np.argsort(spec.counts)[::-1][:3]]
+            assert set(frequent) <= set(optfs.selected_values_[spec.name])
+            assert optfs.support_[spec.name] > 0.5
+    assert optfs.kept_ratio_ < 0.85
+    params = optfs.embedding_parameters_
+    assert params["pruned"] < params["backbone"] and optfs.embedding_memory_saved_ > 0
+    kept_rows = optfs.estimator_.module_.embedding.inner.table.weight.shape[0]
+    reserved = 2 * len(optfs.value_support_)
+    assert kept_rows == reserved + sum(int(m[2:].sum()) for m in optfs.value_support_.values())
+    # the retraining starts from the search's initial weights (rewind_epoch=0)
+    search_start, retrain_start = recorder.states
+    for key, value in retrain_start.items():
+        if key.startswith("model."):
+            torch.testing.assert_close(value, search_start[key])
+    history = optfs.search_history_
+    assert [round(h["temperature"]) for h in history] == [1, 10, 100, 1000]
+    assert pickle.loads(pickle.dumps(optfs)).predict_proba(X_test[:5]).shape == (5, 2)
+
+
+def test_grid_search_over_the_penalty_and_regressor():
+    X, y = make_ctr(800, n_categorical=3, n_numeric=1, cardinality=8, interactions=[],
+                    main_effects=2, random_state=1, return_X_y=True)
+    small = AutoIntClassifier(max_epochs=2, attention_layers=1, dnn_hidden=(8,),
+                              embedding_dim=4, random_state=0)
+    search = GridSearchCV(OptFSClassifier(small, search_epochs=2),
+                          {"gate_penalty": [1e-3, 1e-1]}, cv=2, scoring="roc_auc").fit(X, y)
+    assert search.best_params_["gate_penalty"] in (1e-3, 1e-1)
+    assert 0 < search.best_estimator_.kept_ratio_ <= 1
+    reg = OptFSRegressor(AutoIntRegressor(max_epochs=2, attention_layers=1, dnn_hidden=(8,),
+                                          embedding_dim=4, random_state=0), search_epochs=2)
+    pred = reg.fit(X, np.asarray(y, dtype=float) * 3.0).predict(X)
+    assert pred.shape == (len(X),) and np.isfinite(pred).all()
+
+
+def test_errors():
+    X = pd.DataFrame({"c": list("abcd") * 10, "x": np.arange(40.0)})
+    y = np.arange(40) % 2
+    with pytest.raises(NotFittedError):
+        OptFSClassifier().predict(X)
+    with pytest.raises(ValueError, match="rewind_epoch must be below search_epochs"):
+        OptFSClassifier(search_epochs=2, rewind_epoch=2).fit(X, y)
+    with pytest.raises(ValueError, match="'estimator' parameter of OptFSClassifier"):
+        OptFSClassifier(AutoIntRegressor()).fit(X, y)
+    with pytest.raises(ValueError, match="reads raw value hashes"):
+        OptFSClassifier(AutoIntClassifier(embedding=_HashSpec())).fit(X, y)
+
+
+class _HashSpec:
+    uses_value_hashes = True
+
+    def build(self, cardinalities, n_numeric, dim, **options):  # pragma: no cover
+        raise AssertionError("not reached")

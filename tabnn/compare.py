@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.impute import SimpleImputer
@@ -213,7 +213,7 @@ def _candidates(task):
     kind = "regressor" if task == "regression" else "classifier"
     out = {}
     for name, cls in all_estimators(kind):
-        kinds = ("tabnn",) + tuple(k for k in ("neural", "rules")
+        kinds = ("tabnn",) + tuple(k for k in ("neural", "rules", "meta")
                                    if (name, cls) in all_estimators(k))
         if task == "multiclass" and not _supports_multiclass(cls):
             continue
@@ -228,7 +228,7 @@ def _kinds_of(name, est):
 
     if name in BASELINES:
         return ("baseline",)
-    kinds = tuple(k for k in ("neural", "rules") if type(_final(est)) in
+    kinds = tuple(k for k in ("neural", "rules", "meta") if type(_final(est)) in
                   {cls for _, cls in all_estimators(k)})
     return ("tabnn", *kinds) if kinds else ("custom",)
 
@@ -264,23 +264,32 @@ def _resolve_models(models, task):
 
 
 def _apply_params(name, est, kinds, params, random_state):
-    """Seed ``est``, silence it, then set the user's ``params`` for this name / kind / '*'."""
-    own = _model_params(est)
-    base = {}
-    if "random_state" in own:
-        base["random_state"] = random_state
-    if "verbose" in own and "neural" in kinds:
-        base["verbose"] = 0
-    est = _set(est, base)
+    """Seed ``est``, silence it, then set the user's ``params`` for this name / kind / '*'.
+
+    A meta-estimator's (OptFS) backbone counts as a neural model: seed, kind and '*'
+    parameters reach it too."""
+    targets = [_final(est)]
+    backbone = _backbone(est)
+    if backbone is not None and backbone is not targets[0]:
+        targets.append(backbone)
+        kinds = (*kinds, "neural")
+    for target in targets:
+        own = target.get_params(deep=False)
+        base = {k: v for k, v in (("random_state", random_state), ("verbose", 0)) if k in own
+                and (k == "random_state" or target is backbone)}
+        target.set_params(**base)
     for key, values in (params or {}).items():
         if key == name:
-            unknown = set(values) - set(own)
-            if unknown:
-                raise ValueError(f"params[{key!r}]: {name} has no parameter(s) "
-                                 f"{sorted(unknown)}")
-            est = _set(est, values)
+            try:
+                _final(est).set_params(**values)
+            except ValueError as exc:
+                raise ValueError(f"params[{key!r}]: {exc}") from None
         elif key == "*" or key in kinds:
-            est = _set(est, {k: v for k, v in values.items() if k in own})
+            for param, value in values.items():
+                for target in targets:
+                    if param in target.get_params(deep=False):
+                        target.set_params(**{param: value})
+                        break
     return est
 
 
@@ -288,16 +297,30 @@ def _final(est):
     return est.steps[-1][1] if hasattr(est, "steps") else est
 
 
-def _model_params(est):
-    return _final(est).get_params(deep=False)
-
-
-def _set(est, values):
-    if not values:
-        return est
+def _backbone(est):
+    """The neural estimator that trains: ``est`` itself, or a meta-estimator's ``estimator``
+    (its default put in place); None for other models."""
     final = _final(est)
-    final.set_params(**values)
-    return est
+    own = final.get_params(deep=False)
+    if "callbacks" in own:
+        return final
+    if "estimator" in own:
+        inner = own["estimator"]
+        if inner is None and hasattr(final, "_default_estimator"):
+            inner = final._default_estimator()
+            final.set_params(estimator=inner)
+        if inner is not None and "callbacks" in inner.get_params(deep=False):
+            return inner
+    return None
+
+
+def _fitted_network(est):
+    """The fitted neural estimator inside ``est`` (itself or a meta-estimator's), or None."""
+    final = _final(est)
+    for candidate in (final, getattr(final, "estimator_", None)):
+        if candidate is not None and hasattr(candidate, "module_"):
+            return candidate
+    return None
 
 
 class _FitBudget(Callback):
@@ -392,9 +415,10 @@ def _score(task, metrics, y_true, est, X_test, classes):
 
 def _size(est):
     """How big the fitted model is, in its own unit (parameters, rules, leaves, weights)."""
+    network = _fitted_network(est)
+    if network is not None:
+        return f"{sum(p.numel() for p in network.module_.parameters()):,} params"
     est = _final(est)
-    if hasattr(est, "module_"):
-        return f"{sum(p.numel() for p in est.module_.parameters()):,} params"
     if hasattr(est, "n_rules_"):
         return f"{est.n_rules_} rules"
     if hasattr(est, "booster_"):
@@ -590,10 +614,10 @@ def compare(X, y, models=None, *, cv=5, scoring=None, task="auto", params=None,
 def _fit_one(template, task, metrics, X, y, train, test, classes, time_budget):
     """``(record, None)`` for one model on one fold, or ``(None, "Error: message")``."""
     est = clone(template)
-    budget = None
-    if time_budget is not None and "callbacks" in _model_params(est):
+    budget, backbone = None, _backbone(est)
+    if time_budget is not None and backbone is not None:
         budget = _FitBudget(time_budget)
-        _set(est, {"callbacks": [*(_model_params(est)["callbacks"] or ()), budget]})
+        backbone.set_params(callbacks=[*(backbone.callbacks or ()), budget])
     try:
         X_train, X_test = _take(X, train), _take(X, test)
         start = time.perf_counter()
@@ -602,10 +626,9 @@ def _fit_one(template, task, metrics, X, y, train, test, classes, time_budget):
         scores, predict_seconds = _score(task, metrics, y[test], est, X_test, classes)
     except Exception as exc:  # noqa: BLE001 - one model's failure is reported in its row
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    final = _final(est)
+    network = _fitted_network(est)
     return {**scores, "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
-            "epochs": getattr(final, "n_iter_", np.nan) if hasattr(final, "module_")
-            else np.nan,
+            "epochs": network.n_iter_ if network is not None else np.nan,
             "size": _size(est), "budget_hit": bool(budget is not None and budget.hit_)}, None
 
 
@@ -627,7 +650,7 @@ def _row(name, kinds, records, metrics, note, n_folds):
 
 
 def _kind_label(kinds):
-    for k in ("neural", "rules", "baseline", "custom"):
+    for k in ("meta", "neural", "rules", "baseline", "custom"):
         if k in kinds:
             return k
     return kinds[0]
@@ -777,7 +800,8 @@ def plot_leaderboard(table, metric=None, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
     ok = table[np.isfinite(table[metric].to_numpy(dtype=float))]
-    colors = {"neural": "tab:blue", "rules": "tab:green", "baseline": "tab:gray",
+    colors = {"neural": "tab:blue", "meta": "tab:cyan", "rules": "tab:green",
+              "baseline": "tab:gray",
               "custom": "tab:purple"}
     for _, r in ok.iterrows():
         x = max(r["fit_seconds"], 1e-3)

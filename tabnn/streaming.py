@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -179,21 +180,25 @@ def fit_encoder(encoder, frame, features, keep=None):
 
 
 def _encode_source(estimator, source, chunks=None):
-    """The encoded rows of a lazy source, chunk by chunk, as one EncodedTable-like tuple."""
+    """The encoded rows of a lazy source (or of ``chunks``), encoded chunk by chunk into
+    arrays allocated once (no unscaled numerics: training does not need them)."""
     chunks = chunks or _Chunks(source, estimator.feature_names_in_)
-    parts = [estimator.encoder_.encode(chunks.read(k)[1]) for k in range(len(chunks.parts))]
-    return _concat_encoded(parts)
+    out, start = None, 0
+    for k in range(len(chunks.parts)):
+        part = estimator.encoder_.encode(chunks.read(k)[1])
+        if out is None:
+            arrays = {name: np.empty((chunks.n_rows, *getattr(part, name).shape[1:]),
+                                     getattr(part, name).dtype)
+                      for name in _ENCODED if getattr(part, name, None) is not None}
+            out = dataclasses.replace(part, raw=None, **arrays)
+        m = part.codes.shape[0]
+        for name in arrays:
+            getattr(out, name)[start : start + m] = getattr(part, name)
+        start += m
+    return out
 
 
-def _concat_encoded(parts):
-    first = parts[0]
-    first.codes = np.concatenate([p.codes for p in parts])
-    first.numeric = np.concatenate([p.numeric for p in parts])
-    first.numeric_missing = np.concatenate([p.numeric_missing for p in parts])
-    if first.value_hashes is not None:
-        first.value_hashes = np.concatenate([p.value_hashes for p in parts])
-    first.raw = None  # the unscaled numerics are not needed for training
-    return first
+_ENCODED = ("codes", "numeric", "numeric_missing", "value_hashes")
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -350,7 +355,7 @@ class _Rows:
     """The rows ``rows`` (sorted global indices) of ``chunks``, read chunk by chunk."""
 
     def __init__(self, chunks, rows):
-        self.chunks, self.rows = chunks, rows
+        self.chunks, self.rows, self.n_rows = chunks, rows, len(rows)
         self.parts = [p for p in chunks.parts
                       if np.searchsorted(rows, p[0] + p[1]) > np.searchsorted(rows, p[0])]
 

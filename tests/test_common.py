@@ -13,7 +13,7 @@ import os
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tabnn.estimators import all_estimators
+from tabnn.estimators import AutoIntClassifier, AutoIntRegressor, all_estimators
 
 # Parameters that keep the checks fast and deterministic; each estimator's defaults stay
 # tuned for real data.
@@ -59,6 +59,11 @@ CHECK_PARAMS = {
     "FCNRegressor": _FCN_CHECK_PARAMS,
     "FGCNNClassifier": _FGCNN_CHECK_PARAMS,
     "FGCNNRegressor": _FGCNN_CHECK_PARAMS,
+    # OptFS around the small AutoInt: 2 search epochs, then the retraining
+    "OptFSClassifier": {"estimator": AutoIntClassifier(**_NEURAL_CHECK_PARAMS),
+                        "search_epochs": 2},
+    "OptFSRegressor": {"estimator": AutoIntRegressor(**_NEURAL_CHECK_PARAMS),
+                       "search_epochs": 2},
 }
 
 # what every neural estimator accepts: the fallback for one registered after this table
@@ -82,7 +87,7 @@ def _instances():
 def _default_instances():
     slow = os.environ.get("TABNN_DEFAULT_CHECKS") == "1"
     return [cls() for name, cls in all_estimators()
-            if slow or (name, cls) not in all_estimators("neural")]
+            if slow or (name, cls) not in all_estimators("neural") + all_estimators("meta")]
 
 
 def _expected_failed_checks(estimator):

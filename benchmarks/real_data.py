@@ -144,9 +144,11 @@ def main():
     folds = args.folds or (5 if args.full else 3)
     max_rows = args.max_rows or (None if args.full else 5000)
     models = args.models or (None if args.full else list(QUICK_MODELS))
-    sets = classification_sets()
     if args.datasets:
-        sets = {name: sets.get(name, {}) for name in args.datasets}
+        sets = {name: {"binary": True} if _SPECS[name].task == "regression" else {}
+                for name in args.datasets}
+    else:
+        sets = classification_sets()
 
     tables, fold_rows = {}, []
     for name, options in sets.items():

@@ -4,9 +4,10 @@
 numeric array and network weight is a tensor, and a JSON description of the estimator (its
 class, parameters and learned attributes, the tabnn / scikit-learn / torch versions) sits in
 the file's metadata. :func:`load` rebuilds the estimator from that description alone: it only
-creates classes registered in :mod:`tabnn.estimators._registry` and dataclasses defined in
-tabnn, and rebuilds networks from the estimator's own parameters before copying the weights
-in, so a file from an untrusted source cannot run code (unlike a pickle, which stays
+creates classes registered in :mod:`tabnn.estimators._registry`, dataclasses defined in tabnn
+and plain-data objects of tabnn's own classes (created without calling them; never a network
+or anything callable), and rebuilds networks from the estimator's own parameters before
+copying the weights in, so a file from an untrusted source cannot run code (unlike a pickle, which stays
 supported for trusted files).
 
 Weights are stored device-free: a model trained on a GPU loads and predicts on a CPU-only
@@ -108,6 +109,9 @@ class _Writer:
                                for f in dataclasses.fields(obj)}}
         if name in _registered_classes():
             return {"estimator": name, "state": self.encode(_state(obj), where)}
+        if name.startswith("tabnn.") and hasattr(obj, "__dict__") and not callable(obj):
+            # a plain-data object of tabnn's own (e.g. an embedding specification)
+            return {"object": name, "state": self.encode(dict(obj.__dict__), where)}
         raise TypeError(
             f"Cannot save {where}: a {type(obj).__module__}.{type(obj).__qualname__} is not "
             "one of the types tabnn.persistence stores (numbers, strings, arrays, frames, "
@@ -187,8 +191,13 @@ class _Reader:
         if "network" in obj:
             return _PendingNetwork({k: self.tensors[v] for k, v in obj["network"].items()})
         if "dataclass" in obj:
-            cls = _tabnn_dataclass(obj["dataclass"])
+            cls = _tabnn_class(obj["dataclass"], dataclass=True)
             return cls(**{k: self.decode(v) for k, v in obj["fields"].items()})
+        if "object" in obj:  # created without running its __init__
+            cls = _tabnn_class(obj["object"], dataclass=False)
+            out = cls.__new__(cls)
+            out.__dict__.update(self.decode(obj["state"]))
+            return out
         if "estimator" in obj:
             cls = _registered_classes().get(obj["estimator"])
             if cls is None:
@@ -208,14 +217,23 @@ class _PendingNetwork:
     state: dict
 
 
-def _tabnn_dataclass(name):
+def _tabnn_class(name, dataclass):
+    """The class ``module:qualname``, which must be defined in tabnn (a data class when
+    ``dataclass``; never a torch module or a callable object)."""
     module, _, qualname = name.partition(":")
     if not (module == "tabnn" or module.startswith("tabnn.")):
         raise ValueError(f"The file names a class outside tabnn: {name!r}.")
     cls = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part, None)
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+    ok = isinstance(cls, type) and cls.__module__ == module
+    if ok and dataclass:
+        ok = dataclasses.is_dataclass(cls)
+    elif ok:
+        torch = _torch_if_imported()
+        ok = not any("__call__" in k.__dict__ for k in cls.__mro__[:-1]) and not (
+            torch is not None and issubclass(cls, torch.nn.Module))
+    if not ok:
         raise ValueError(f"The file names {name!r}, which is not a tabnn data class.")
     return cls
 

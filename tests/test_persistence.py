@@ -134,6 +134,23 @@ def test_a_file_naming_code_outside_tabnn_is_refused(tmp_path, target):
     _rewrite(path, header)
     with pytest.raises(ValueError, match="does not register"):
         load(path)
+    header["estimator"] = {"object": target, "state": {"dict": []}}
+    _rewrite(path, header)
+    with pytest.raises(ValueError, match="outside tabnn|not a tabnn data class"):
+        load(path)
+
+
+@pytest.mark.parametrize("target", ["tabnn.nn.network:TabularNetwork",
+                                    "tabnn.estimators._registry:all_estimators",
+                                    "tabnn.persistence:load"])
+def test_networks_and_callables_are_never_created_from_a_file(tmp_path, target):
+    path = tmp_path / "evil.safetensors"
+    save(TabularEncoder(), path)
+    header = json.loads(_metadata(path))
+    header["estimator"] = {"object": target, "state": {"dict": []}}
+    _rewrite(path, header)
+    with pytest.raises(ValueError, match="not a tabnn data class"):
+        load(path)
 
 
 def test_files_that_are_not_models(tmp_path):
@@ -150,8 +167,11 @@ def test_files_that_are_not_models(tmp_path):
 
 
 def test_objects_without_a_safe_form_name_the_attribute_and_pickle(data, tmp_path):
-    est = AutoIntClassifier(callbacks=[TimeLimit(60)])
-    with pytest.raises(TypeError, match=r"\['callbacks'\]\[0\].*TimeLimit.*Pickle"):
+    class MyLogger(TimeLimit):  # the user's own class: no safe form
+        pass
+
+    est = AutoIntClassifier(callbacks=[MyLogger(60)])
+    with pytest.raises(TypeError, match=r"\['callbacks'\]\[0\].*MyLogger.*Pickle"):
         save(est, tmp_path / "x.safetensors")
     with pytest.raises(TypeError, match="registered tabnn estimators"):
         save(object(), tmp_path / "x.safetensors")

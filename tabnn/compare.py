@@ -792,6 +792,7 @@ def plot_leaderboard(table, metric=None, ax=None):
     """
     try:
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError('plot_leaderboard needs matplotlib: pip install "tabnn[plot]"'
                           ) from exc
@@ -800,18 +801,37 @@ def plot_leaderboard(table, metric=None, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
     ok = table[np.isfinite(table[metric].to_numpy(dtype=float))]
+    base = ok[ok["model"] == "base rate"]
+    ok = ok[ok["model"] != "base rate"]
     colors = {"neural": "tab:blue", "meta": "tab:cyan", "rules": "tab:green",
-              "baseline": "tab:gray",
-              "custom": "tab:purple"}
+              "baseline": "tab:gray", "custom": "tab:purple"}
+    points = []
     for _, r in ok.iterrows():
-        x = max(r["fit_seconds"], 1e-3)
-        std = r[f"{metric}_std"]
+        x, std = max(r["fit_seconds"], 1e-3), r[f"{metric}_std"]
+        color = colors.get(r["kind"], "tab:orange")
+        stopped = "time budget" in str(r["note"])
         ax.errorbar(x, r[metric], yerr=std if np.isfinite(std) else None, fmt="o",
-                    color=colors.get(r["kind"], "tab:orange"), capsize=3)
-        label = r["model"] + (" (budget)" if "time budget" in str(r["note"]) else "")
-        ax.annotate(label, (x, r[metric]), textcoords="offset points", xytext=(5, 5),
-                    fontsize=9)
+                    color=color, mfc="white" if stopped else color, capsize=3)
+        points.append((x, r[metric], r["model"], std if np.isfinite(std) else 0.0))
+    if len(base):
+        ax.axhline(base[metric].iloc[0], color="tab:gray", ls="--", lw=1,
+                   label=f"base rate ({base[metric].iloc[0]:.4f})")
+    if ok["note"].astype(str).str.contains("time budget").any():
+        ax.plot([], [], "o", color="black", mfc="white", label="stopped by the time budget")
     ax.set_xscale("log")
+    if points:
+        lo = min(p[1] - p[3] for p in points)
+        hi = max(p[1] + p[3] for p in points)
+        pad = max((hi - lo) * 0.1, 1e-3)
+        ax.set_ylim(lo - pad, hi + pad)
+        xs = [p[0] for p in points]
+        ax.set_xlim(min(xs) / 1.5, max(xs) * 3)  # room for the labels right of the points
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+    _label_points(ax, points)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("fit seconds per fold (log scale)")
     better = "higher" if METRICS[metric][1] else "lower"
     ax.set_ylabel(f"{metric} ({better} is better)")
@@ -821,6 +841,21 @@ def plot_leaderboard(table, metric=None, ax=None):
                  + (f"; time budget {budget:g} s per neural fit" if budget else ""))
     ax.grid(True, alpha=0.3)
     return ax
+
+
+def _label_points(ax, points):
+    """Name every point, moving a label up while it would cover one already placed."""
+    ax.figure.canvas.draw()  # fixes the limits that the data-to-pixel transform uses
+    placed = []
+    for x, y, name, _ in sorted(points, key=lambda p: (p[1], p[0])):
+        px, py = ax.transData.transform((x, y))
+        width, dy = 6.5 * len(name), 0
+        while any(abs(px - qx) < max(width, qw) and abs(py + dy - qy) < 12
+                  for qx, qy, qw in placed):
+            dy += 12
+        placed.append((px, py + dy, width))
+        ax.annotate(name, (x, y), textcoords="offset pixels", xytext=(6, 4 + dy), fontsize=8,
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if dy else None)
 
 
 class _CallableModule(types.ModuleType):

@@ -165,7 +165,8 @@ def test_format_marks_the_best_and_plot_labels_every_model(binary):
     matplotlib.use("Agg")
     ax = plot_leaderboard(table)
     labels = {t.get_text() for t in ax.texts}
-    assert labels == set(table["model"])
+    assert labels == set(table["model"]) - {"base rate"}
+    assert any(t.get_text().startswith("base rate") for t in ax.get_legend().get_texts())
     assert ax.get_xscale() == "log"
 
 

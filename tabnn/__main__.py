@@ -21,7 +21,7 @@ from . import AutoIntClassifier
 from .compare import compare, compare_split, ctr_benchmark_data, format_leaderboard
 
 #: Default seconds per neural fit of ``python -m tabnn compare`` (``--time-budget``).
-DEFAULT_TIME_BUDGET = 25.0
+DEFAULT_TIME_BUDGET = 20.0
 
 
 def main(argv=None):

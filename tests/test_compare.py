@@ -204,7 +204,7 @@ def test_command_on_a_csv_needs_only_the_target(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("tabnn.__main__.compare", fast)
     main(["compare", "--csv", str(path), "--target", target, "--plot",
           str(tmp_path / "p.png"), "--out", str(tmp_path / "t.md")])
-    assert seen["models"] is None and seen["cv"] == 5 and seen["time_budget"] == 25
+    assert seen["models"] is None and seen["cv"] == 5 and seen["time_budget"] == 20
     out = capsys.readouterr().out
     assert out.startswith(f"heart.csv: {len(frame):,} rows, {frame.shape[1] - 1} columns, binary")
     for name in ["LightGBM", "HistGradientBoosting", "linear", "AutoInt", "FoldSE"]:

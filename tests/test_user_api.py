@@ -226,6 +226,22 @@ def test_verbose_output_and_logger(planted, capsys, caplog):
     assert "batch/s" in captured.out + captured.err  # tqdm's bar
 
 
+def test_outrank_verbose(planted, capsys, caplog):
+    from tabnn import OutRankSelector
+
+    X, y = planted.data, planted.target
+    with caplog.at_level(logging.DEBUG, logger="tabnn"):
+        OutRankSelector(k=3, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    assert any(r.getMessage().startswith("OutRank: 3,000 rows x 8 features")
+               for r in caplog.records)
+    OutRankSelector(k=3, verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.startswith("OutRank: 3,000 rows x 8 features") and "mutual_info" in out
+    best = out.splitlines()[0].split("best: ")[1].split()[0]
+    assert best in planted.informative_features  # the summary names a planted field first
+
+
 # -- lazy imports -----------------------------------------------------------------------------
 def _run(code):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

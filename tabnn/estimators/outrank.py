@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._params import (Boolean, Interval, InvalidParameterError, Options, RandomState,
                        param_constraints, validate_params)
 from .._validation import (
+    _collect_lazy,
     _is_dataframe,
     _target_array,
     validate_classification_target,
@@ -154,6 +156,9 @@ def _run(X, y, *, target, features, categorical_features, n_bins, chunk_size, fi
             import narwhals.stable.v2 as nw
 
             frame = nw.from_native(X, eager_only=True)
+            if target not in frame.columns:
+                raise ValueError(f"target column {target!r} is not in X's columns "
+                                 f"{list(frame.columns)[:20]}.")
             y = frame.get_column(target).to_native()
             X = frame.drop(target).to_native()
         if features is not None:
@@ -353,6 +358,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         X_selected : ndarray or DataFrame of shape (n_samples, n_selected)
         """
         check_is_fitted(self, "scores_")
+        X = _collect_lazy(X)
         if not _is_dataframe(X) or getattr(self, "feature_names_in_", None) is None:
             # arrays, or frames given to a selector fitted without column names: positional
             return super().transform(X)
@@ -368,15 +374,21 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
             # reordered, renamed or unnamed columns: the shared validation raises or warns
             validate_X(self, X, reset=False)
             keep = [c for c, m in zip(fitted, mask) if m]
-        out = frame.select(keep).to_native()
+        if not keep:  # drop every column: select([]) would also drop every row
+            warnings.warn("No features were selected: either the data is too noisy or the "
+                          "selection test too strict.", UserWarning)
+            chosen = frame.drop(columns)
+        else:
+            chosen = frame.select(keep)
+        out = chosen.to_native()
         container = _output_container(self)
         if container == "pandas" and not isinstance(out, pd.DataFrame):
-            out = frame.select(keep).to_pandas()
+            out = chosen.to_pandas()
         elif container == "polars":
             import polars as pl
 
             if not isinstance(out, pl.DataFrame):
-                out = frame.select(keep).to_polars()
+                out = chosen.to_polars()
         return out
 
 

@@ -92,6 +92,7 @@ def _as_lazy(source):
     import polars as pl
 
     if isinstance(source, (str, os.PathLike)):
+        _check_parquet_path(source)
         return pl.scan_parquet(source)
     if isinstance(source, pl.DataFrame):
         return source.lazy()
@@ -101,6 +102,22 @@ def _as_lazy(source):
         "source must be a polars LazyFrame, a polars DataFrame or a path to a parquet file, "
         f"got {type(source).__name__}."
     )
+
+
+def _check_parquet_path(path):
+    """A clear error for a path that is not a parquet file (a CSV, a typo)."""
+    name = os.fspath(path)
+    if any(ch in name for ch in "*?[") or os.path.isdir(name):
+        return  # a glob or a folder of parquet files: polars reports what it finds
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"No such parquet file: {name!r}")
+    with open(name, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PAR1":
+        raise ValueError(
+            f"{name!r} is not a parquet file; paths are read as parquet. For a CSV file pass "
+            f"a LazyFrame: pl.scan_csv({name!r}), or a DataFrame."
+        )
 
 
 def is_streamable(source):

@@ -109,17 +109,23 @@ class DistributedDataParallel(SingleDevice):
         generator state, hence the same permutation, on every rank)."""
         order = torch.randperm(n, generator=generator, device="cpu")
         for start in range(0, n, batch_size):
-            share = min(batch_size, n - start) // self.world_size
-            if share == 0:
-                continue
-            first = start + self.rank * share
-            yield order[first : first + share].to(self.torch_device)
+            mine = self.share(order[start : start + batch_size])
+            if len(mine):
+                yield mine.to(self.torch_device)
+
+    def share(self, batch):
+        """This rank's equal part of the global ``batch`` (row indices)."""
+        size = len(batch) // self.world_size
+        return batch[self.rank * size : (self.rank + 1) * size]
 
     def stepper(self, trainer, train):
         stepper = super().stepper(trainer, train)
         device = self.torch_device
+        # find_unused_parameters: a model may leave a parameter out of a step's loss (an
+        # empty table, a head used only in some stages); DDP then waits for it forever
         stepper.forward_module = _TorchDDP(
-            trainer.network, device_ids=[device] if device.type == "cuda" else None)
+            trainer.network, device_ids=[device] if device.type == "cuda" else None,
+            find_unused_parameters=True)
         return stepper
 
     def evaluate(self, network, valid, config):

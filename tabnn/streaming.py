@@ -260,6 +260,8 @@ class _Streamed:
 
     def batches(self, n, batch_size, generator):
         stepper = self.current
+        # under DDP every rank reads every chunk and trains on its share of each batch
+        share = getattr(self.base, "share", lambda batch: batch)
         order = torch.randperm(len(self.reader.chunks.parts), generator=generator).tolist()
         carry = None
         for inputs, y, w in self.reader(order):
@@ -271,12 +273,14 @@ class _Streamed:
             stepper.inputs, stepper.y, stepper.w = inputs, y, w
             full = m - m % batch_size
             for start in range(0, full, batch_size):
-                yield perm[start : start + batch_size]
+                yield share(perm[start : start + batch_size])
             rest = perm[full:]
             carry = ([t[rest] for t in inputs], y[rest], w[rest]) if len(rest) else None
         if carry is not None:
             stepper.inputs, stepper.y, stepper.w = carry
-            yield torch.arange(carry[1].shape[0], device=carry[1].device)
+            last = share(torch.arange(carry[1].shape[0], device=carry[1].device))
+            if len(last):
+                yield last
 
 
 def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,

@@ -5,6 +5,7 @@ import os
 import socket
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -69,8 +70,25 @@ def _worker(rank, port, out):
     if result["fitted"]:
         result["state"] = model.module_.state_dict()
         result["history"] = model.history_
+    # out of core and data-parallel: every rank reads every chunk, trains on its share
+    epochs = _Epochs()
+    callbacks = [epochs, _StopAfter(STOP)] if rank == 1 else [epochs]
+    streamed = _model(DistributedDataParallel(), callbacks).fit(_parquet(out), "label")
+    result["streamed_epochs"] = epochs.epochs
+    if hasattr(streamed, "module_"):
+        result["streamed_state"] = streamed.module_.state_dict()
     torch.save(result, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
+
+
+def _parquet(folder):
+    return os.path.join(folder, "train.parquet")
+
+
+def _write_parquet(path):
+    X, y = _data()
+    frame = pl.from_pandas(X).with_columns(pl.col("^C.*$").cast(pl.String), label=pl.Series(y))
+    frame.write_parquet(path, row_group_size=300)
 
 
 def _free_port():
@@ -82,6 +100,7 @@ def _free_port():
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("ddp"))
+    _write_parquet(_parquet(out))
     torch.multiprocessing.spawn(_worker, args=(_free_port(), out), nprocs=WORLD, join=True)
     return [torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=False)
             for r in range(WORLD)]
@@ -102,6 +121,18 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(ranks):
     assert state.keys() == ranks[0]["state"].keys()
     for name, value in state.items():
         torch.testing.assert_close(ranks[0]["state"][name], value, rtol=TOLERANCE,
+                                   atol=TOLERANCE, msg=name)
+
+
+def test_streamed_from_parquet_on_two_processes_equals_one_process(ranks, tmp_path):
+    path = str(tmp_path / "train.parquet")
+    _write_parquet(path)
+    single = _model("cpu", [_StopAfter(STOP)]).fit(path, "label")
+    assert not ranks[1]["fitted"] and "streamed_state" not in ranks[1]
+    assert ranks[0]["streamed_epochs"] == ranks[1]["streamed_epochs"] == list(range(1, STOP + 1))
+    assert len(single.history_) == STOP
+    for name, value in single.module_.state_dict().items():
+        torch.testing.assert_close(ranks[0]["streamed_state"][name], value, rtol=TOLERANCE,
                                    atol=TOLERANCE, msg=name)
 
 

@@ -464,7 +464,7 @@ def _take(X, rows):
         return X.iloc[rows]
     if hasattr(X, "to_pandas") and hasattr(X, "columns"):  # polars
         return X[rows]
-    return np.asarray(X)[rows] if not hasattr(X, "iloc") else X.iloc[rows]
+    return np.asarray(X)[rows]
 
 
 def _n_rows(X):
@@ -580,7 +580,7 @@ def compare(X, y, models=None, *, cv=5, scoring=None, task="auto", params=None,
     if task == "regression":
         y = y.astype(float)
 
-    folds, rows, interrupted = [], [], False
+    folds, rows, records, interrupted = [], [], [], False
     progress = _Progress(len(entries) * len(splits), verbose)
     try:
         for name, template, kinds in entries:

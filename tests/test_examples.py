@@ -1,6 +1,5 @@
 """Every script in examples/ runs, at the small size TABNN_EXAMPLES_SMALL=1 selects."""
 
-import os
 import runpy
 from pathlib import Path
 

@@ -24,6 +24,7 @@ __all__ = [
     "Options",
     "RandomState",
     "param_constraints",
+    "validate_function_params",
     "validate_params",
 ]
 
@@ -48,7 +49,7 @@ class Interval:
     """Numbers of a kind (``"int"`` or ``"real"``) within ``[low, high]``.
 
     ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``; ``None`` bounds are
-    infinite. NaN is never accepted.
+    infinite and open (``inf`` itself is not accepted). NaN is never accepted.
     """
 
     def __init__(self, kind, low=None, high=None, closed="both"):
@@ -59,7 +60,10 @@ class Interval:
     def accepts(self, value):
         if not (_is_int(value) if self.kind == "int" else _is_real(value)):
             return False
-        if isinstance(value, float) and math.isnan(value):
+        if value != value:  # NaN, of any float type
+            return False
+        if isinstance(value, numbers.Real) and math.isinf(value) and (
+                (value > 0 and self.high is None) or (value < 0 and self.low is None)):
             return False
         if self.low is not None:
             if value < self.low or (value == self.low and self.closed in ("right", "neither")):
@@ -188,3 +192,30 @@ def validate_params(estimator):
             f"The {name!r} parameter of {type(estimator).__name__} must be {options}. "
             f"Got {value!r} instead."
         )
+
+
+def validate_function_params(function, constraints, params):
+    """:func:`validate_params` for the keyword arguments of a public function.
+
+    Parameters
+    ----------
+    function : str
+        The function's name, for the message.
+    constraints : dict
+        Parameter name to a list of constraints, as ``_param_constraints``.
+    params : dict
+        The arguments given (e.g. ``locals()`` at the top of the function).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the function, the parameter, what it accepts and the value given.
+    """
+    for name, allowed in constraints.items():
+        value = params[name]
+        if not any(c.accepts(value) for c in allowed):
+            options = "; or ".join(str(c) for c in allowed)
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {function} must be {options}. "
+                f"Got {value!r} instead."
+            )

@@ -5,7 +5,7 @@ argument, else the ``TABNN_DATA`` environment variable, else ``~/.cache/tabnn``)
 downloaded from their original public address when missing, with a SHA-256 check.
 """
 
-from ._base import ChecksumError, DataNotFoundError, get_data_home
+from ._base import ChecksumError, DataNotFoundError, DownloadError, get_data_home
 from ._real import (
     FOLD_BINARY,
     FOLD_MULTICLASS,
@@ -54,6 +54,7 @@ from ._synthetic import apply_rules, make_ctr, make_rules
 
 __all__ = [
     "ChecksumError",
+    "DownloadError",
     "DataNotFoundError",
     "FOLD_BINARY",
     "FOLD_MULTICLASS",

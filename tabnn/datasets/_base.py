@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ __all__ = [
     "RemoteFile",
     "DataNotFoundError",
     "ChecksumError",
+    "DownloadError",
     "fetch_file",
     "file_sha256",
 ]
@@ -71,6 +74,10 @@ class ChecksumError(OSError):
     """A data file does not have the SHA-256 recorded in the registry."""
 
 
+class DownloadError(OSError):
+    """A data file could not be downloaded (no network, server error)."""
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One data file: where it lives in the data home and where it comes from.
@@ -100,7 +107,13 @@ class RemoteFile:
 def _content_bytes(path):
     data = Path(path).read_bytes()
     if str(path).endswith(".gz"):
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ChecksumError(
+                f"Data file {path} is a corrupted or truncated gzip file ({exc}); delete it "
+                "to download it again."
+            ) from exc
     return data
 
 
@@ -128,7 +141,10 @@ def _verify(path: Path, remote: RemoteFile):
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _VERIFIED:
         return
-    actual = file_sha256(path)
+    try:
+        actual = file_sha256(path)
+    except ChecksumError as exc:
+        raise ChecksumError(f"{exc} It comes from {remote.url}") from exc.__cause__
     if actual != remote.sha256:
         raise ChecksumError(
             f"Checksum mismatch for {path}: expected SHA-256 {remote.sha256}, got {actual}. "
@@ -159,9 +175,15 @@ def _convert(raw: bytes, convert: str | None) -> bytes:
 
 
 def _download(remote: RemoteFile, dest: Path, timeout: float = 60.0):
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(remote.url, timeout=timeout) as resp:  # noqa: S310 (https URLs)
-        raw = resp.read()
+    try:
+        with urllib.request.urlopen(remote.url, timeout=timeout) as resp:  # noqa: S310
+            raw = resp.read()
+    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
+        raise DownloadError(
+            f"Could not download {remote.url}: {exc}. Check the network connection, or "
+            f"download the file yourself and save it as {dest} (the data home is set by "
+            f"data_home= or the {ENV_VAR} environment variable)."
+        ) from exc
     content = _convert(raw, remote.convert)
     actual = hashlib.sha256(content).hexdigest()
     if actual != remote.sha256:
@@ -170,6 +192,7 @@ def _download(remote: RemoteFile, dest: Path, timeout: float = 60.0):
             f"{remote.sha256}, got {actual}. Nothing was written to {dest}."
         )
     payload = gzip.compress(content, mtime=0) if dest.name.endswith(".gz") else content
+    dest.parent.mkdir(parents=True, exist_ok=True)  # only once there is a file to write
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .._params import InstanceOf, Interval, Options, validate_function_params
 from ._base import to_polars
 
 __all__ = ["make_ctr", "make_rules", "apply_rules"]
@@ -77,8 +78,50 @@ def _centered_group_scores(rng, probs):
     return ((sign - mean) / sd).astype(np.float32)
 
 
+def _int_or_ints(value):
+    """An int, or a list / tuple of ints (a count, or explicit entries)."""
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, numbers.Integral) for v in value)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _list_or_int(value):
+    return isinstance(value, (list, tuple)) or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0)
+
+
+_COUNT = [Interval("int", 0)]
+_CTR_CONSTRAINTS = {
+    "n_samples": [Interval("int", 1)],
+    "n_categorical": _COUNT,
+    "n_numeric": _COUNT,
+    "cardinality": [InstanceOf(object, "an int >= 2, a (low, high) tuple of ints or a list of "
+                               "ints", check=_int_or_ints)],
+    "zipf_exponent": [Interval("real", 0)],
+    "interactions": [InstanceOf(object, "an int >= 0 or a list of field-name tuples",
+                                check=_list_or_int)],
+    "interaction_strength": [Interval("real")],
+    "main_effects": [InstanceOf(object, "an int >= 0 or a list of field names",
+                                check=_list_or_int)],
+    "main_effect_strength": [Interval("real")],
+    "n_redundant": _COUNT,
+    "n_noise": _COUNT,
+    "noise": [Interval("real", 0, 0.5, closed="left")],
+    "base_rate": [Interval("real", 0, 1, closed="neither"), Options(None)],
+    "missing_rate": [Interval("real", 0, 1, closed="left")],
+}
+_RULES_CONSTRAINTS = {
+    "n_samples": [Interval("int", 1)],
+    "n_irrelevant": _COUNT,
+    "noise": [Interval("real", 0, 0.5, closed="left")],
+    "grid_step": [Interval("int", 1, 60)],
+}
+
+
 def _parse_cardinality(cardinality, n, rng):
     if isinstance(cardinality, numbers.Integral):
+        if cardinality < 2:
+            raise ValueError(f"cardinality must be >= 2; got {cardinality}")
         return np.full(n, int(cardinality), dtype=np.int64)
     if isinstance(cardinality, tuple) and len(cardinality) == 2:
         lo, hi = cardinality
@@ -181,11 +224,8 @@ def make_ctr(n_samples=100_000, n_categorical=26, n_numeric=13, *, cardinality=(
     >>> b.frame.shape, b.interactions
     ((1000, 7), [('C1', 'C2')])
     """
+    validate_function_params("make_ctr", _CTR_CONSTRAINTS, locals())
     n = int(n_samples)
-    if n < 1:
-        raise ValueError("n_samples must be >= 1")
-    if not 0.0 <= noise < 0.5:
-        raise ValueError("noise must be in [0, 0.5)")
     rng = _rng(random_state)
     cat_names = [f"C{i + 1}" for i in range(n_categorical)]
     num_names = [f"I{i + 1}" for i in range(n_numeric)]
@@ -543,8 +583,7 @@ def make_rules(n_samples=1000, *, n_rules=2, exceptions=True, n_irrelevant=4, no
     """
     if n_rules not in (1, 2, 3):
         raise ValueError("n_rules must be 1, 2 or 3")
-    if not 0.0 <= noise < 0.5:
-        raise ValueError("noise must be in [0, 0.5)")
+    validate_function_params("make_rules", _RULES_CONSTRAINTS, locals())
     rng = _rng(random_state)
     n = int(n_samples)
     grid = np.arange(20, 81, grid_step)

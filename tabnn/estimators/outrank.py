@@ -46,8 +46,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import (Boolean, Interval, InvalidParameterError, Options, RandomState,
-                       param_constraints, validate_params)
+from .._params import (Boolean, Interval, Options, RandomState, param_constraints,
+                       validate_function_params, validate_params)
 from .._validation import (
     _collect_lazy,
     _is_dataframe,
@@ -116,18 +116,6 @@ _QUALITY_CONSTRAINTS = {
     "id_fraction": _FRACTION,
     "duplicate_tol": [Interval("real", 0, None)],
 }
-
-
-def _validate_function_params(function, constraints, params):
-    """:func:`tabnn._params.validate_params` for a function's keyword arguments."""
-    for name, allowed in constraints.items():
-        value = params[name]
-        if not any(c.accepts(value) for c in allowed):
-            options = "; or ".join(str(c) for c in allowed)
-            raise InvalidParameterError(
-                f"The {name!r} parameter of {function} must be {options}. "
-                f"Got {value!r} instead."
-            )
 
 
 class _Owner(BaseEstimator):
@@ -434,7 +422,7 @@ fit_rows, sample_rows, random_state
         One row per feature sorted by rank: ``feature, score, mutual_info, cardinality, rank,
         role, mrmr``.
     """
-    _validate_function_params(
+    validate_function_params(
         "rank_features", {**_RANKING_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
     )
     seed = _seed(random_state)
@@ -497,7 +485,7 @@ random_state
         earlier column holding the same values up to relabelling (same value-count profile
         over all rows, same partition on the sample).
     """
-    _validate_function_params(
+    validate_function_params(
         "data_quality_report", {**_QUALITY_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
     )
     seed = _seed(random_state)

@@ -47,7 +47,7 @@ gate_penalty : float, default=1e-3
         The retraining starts from the backbone's weights at the start of this search epoch
         (0: its initial weights; the paper tunes 0 to ``E - 1``). Must be below
         ``search_epochs``.
-    gate_learning_rate : float, default=0.03
+    gate_learning_rate : float, default=0.01
         Step size of the gate logits (Adam steps of about this size; the backbone's weights
         keep their own ``learning_rate``). Gates start at ``mask_init`` and must be able to
         cross 0 within the search's few hundred steps on small data, hence more than the
@@ -240,7 +240,7 @@ class _Rewind(Callback):
 
 class _OptFSBase(MetaEstimatorMixin):
     def __init__(self, estimator=None, *, gate_penalty=1e-3, final_temperature=1000.0,
-                 search_epochs=10, rewind_epoch=0, gate_learning_rate=0.03, mask_init=0.5):
+                 search_epochs=10, rewind_epoch=0, gate_learning_rate=0.01, mask_init=0.5):
         self.estimator = estimator
         self.gate_penalty = gate_penalty
         self.final_temperature = final_temperature

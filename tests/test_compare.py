@@ -225,3 +225,18 @@ def test_command_errors_name_the_fix(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--csv", str(path)])
     assert "--target COL is required" in capsys.readouterr().err
+
+
+def test_command_on_parquet_with_a_hold_out_split_writes_csv(tmp_path, capsys):
+    data = make_ctr(n_samples=300, n_categorical=2, n_numeric=2, cardinality=4,
+                    interactions=[("C1", "C2")], random_state=0)
+    path = tmp_path / "d.parquet"
+    pl.from_pandas(data.frame).with_columns(pl.col("C1", "C2").cast(pl.String)).write_parquet(
+        path)
+    main(["compare", "--parquet", str(path), "--target", "label", "--models", "linear",
+          "HistGradientBoosting", "--test-size", "0.25", "--out", str(tmp_path / "t.csv"),
+          "--quiet"])
+    assert "one 0.25 hold-out split" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert set(table["model"]) == {"linear", "HistGradientBoosting"}
+    assert table["auc_std"].isna().all()  # one split: no spread

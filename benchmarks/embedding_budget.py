@@ -15,7 +15,7 @@ Data: ``tabnn.compare.ctr_benchmark_data`` (26 Zipf categorical fields, cardinal
 Usage::
 
     TABNN_DATA=../shared/data python benchmarks/embedding_budget.py            # quick
-    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py --full     # 3 seeds, more rows
+    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py --full     # 3 seeds, more
 
 Writes the table (markdown, stdout and ``--out``.md), a CSV and the plot (``--out``.png).
 """
@@ -37,6 +37,7 @@ from tabnn.compare import ctr_benchmark_data
 from tabnn.datasets import load_dataset
 
 BUDGETS = (0.01, 0.03, 0.1, 0.3, 1.0)
+QUICK_BUDGETS = (0.01, 0.1, 1.0)
 N_PROBES = 2
 
 
@@ -152,7 +153,9 @@ def plot(results, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
-                        help="3 seeds, 200,000 rows of ctr_benchmark_data, 30 epochs")
+                        help="3 seeds, 200,000 rows of ctr_benchmark_data, 30 epochs, budgets "
+                             "1/100, 3/100, 1/10, 3/10, 1 (quick: 1 seed, 20,000 rows, 5 "
+                             "epochs, budgets 1/100, 1/10, 1)")
     parser.add_argument("--datasets", nargs="+",
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
     parser.add_argument("--out", default="docs/embedding_budget",
@@ -161,10 +164,11 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
-    ctr_rows = 200_000 if args.full else 50_000
+    ctr_rows = 200_000 if args.full else 20_000
     n_rows = {"ctr_benchmark_data": ctr_rows, "criteo_sample": 10**9, "avazu_sample": 10**9}
     seeds = [0, 1, 2] if args.full else [0]
-    results = run(args.datasets, n_rows, seeds, 30 if args.full else 10, BUDGETS)
+    results = run(args.datasets, n_rows, seeds, 30 if args.full else 5,
+                  BUDGETS if args.full else QUICK_BUDGETS)
     table = summary(results)
     text = markdown(table)
     print(text)

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from test_common import CHECK_PARAMS
+from test_common import small_configuration
 
 from tabnn import FCNClassifier, HashedEmbedding, TabularEncoder, UnifiedEmbedding
 from tabnn._params import InvalidParameterError
@@ -44,7 +44,7 @@ def _mix64_numpy(x):
 
 # -- acceptance 1: scikit-learn's checks with embedding="unified" ----------------------------
 def _unified_instances():
-    return [cls().set_params(**CHECK_PARAMS[name], embedding="unified")
+    return [cls().set_params(**small_configuration(name, cls), embedding="unified")
             for name, cls in NEURAL.items()]
 
 
@@ -81,6 +81,14 @@ def test_rows_are_uniform_and_independent_across_fields_and_probes():
     for a, b in [((0, 0), (1, 0)), ((0, 0), (0, 1)), ((0, 1), (1, 1))]:
         agree = (rows[:, a[0], a[1]] == rows[:, b[0], b[1]]).float().mean().item()
         assert agree < 0.03, (a, b, agree)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_rows_are_the_same_on_cpu_and_cuda():
+    layer = UnifiedEmbeddingLayer([10, 10, 10], 0, 8, table_size=997, n_probes=4)
+    hashes = _hashes(5000, 3)
+    rows = layer.rows(hashes)
+    torch.testing.assert_close(layer.to("cuda").rows(hashes.to("cuda")).cpu(), rows)
 
 
 # -- acceptance 2: equal value strings of two fields get different rows -----------------------
@@ -196,7 +204,8 @@ def test_unseen_values_get_their_own_vectors_not_the_unknown_one():
 def test_every_neural_estimator_reports_its_embedding_parameters(name, embedding, xor_data):
     X, y, Xt, _, _ = xor_data
     X, y = X.iloc[:300], (y[:300] if "Classifier" in name else X["I1"].iloc[:300].to_numpy())
-    params = {**CHECK_PARAMS[name], "max_epochs": 1, "embedding": embedding}
+    params = {**small_configuration(name, NEURAL[name]), "max_epochs": 1,
+              "embedding": embedding}
     model = NEURAL[name]().set_params(**params).fit(X, y)
     embedding_module = model.module_.embedding
     assert model.n_embedding_params_ == sum(p.numel() for p in embedding_module.parameters())

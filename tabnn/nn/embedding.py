@@ -69,6 +69,18 @@ class Embedding(nn.Module):
 NumericEmbedding = LinearNumericEmbedding
 
 
+def numeric_module(numeric, n_numeric, dim, init_std=1e-2):
+    """The module an embedding hands its numeric fields to: ``numeric(dim)``, or the linear
+    one when ``numeric`` is None; checked against ``n_numeric`` and ``dim``."""
+    module = LinearNumericEmbedding(n_numeric, dim, init_std) if numeric is None else numeric(dim)
+    if module.n_fields != n_numeric or module.dim != dim:
+        raise ValueError(
+            f"the numeric embedding has {module.n_fields} fields of width {module.dim}, "
+            f"however: n_numeric={n_numeric}, dim={dim}"
+        )
+    return module
+
+
 class FieldEmbedding(Embedding):
     """Per-field embeddings stored as one table with offsets, plus numeric embeddings.
 
@@ -107,13 +119,7 @@ class FieldEmbedding(Embedding):
             offsets[1:] = torch.cumsum(torch.tensor(cardinalities[:-1]), 0)
         self.register_buffer("offsets", offsets, persistent=True)
         self.table = nn.Embedding(max(sum(cardinalities), 1), dim)
-        self.numeric = (LinearNumericEmbedding(n_numeric, dim, init_std) if numeric is None
-                        else numeric(dim))
-        if self.numeric.n_fields != n_numeric or self.numeric.dim != dim:
-            raise ValueError(
-                f"the numeric embedding has {self.numeric.n_fields} fields of width "
-                f"{self.numeric.dim}, however: n_numeric={n_numeric}, dim={dim}"
-            )
+        self.numeric = numeric_module(numeric, n_numeric, dim, init_std)
         self.reset_parameters()
 
     @property

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._params import Interval, Options, validate_params
-from .embedding import Embedding, NumericEmbedding
+from .embedding import Embedding, numeric_module
 
 __all__ = [
     "HashedEmbedding",
@@ -120,8 +120,7 @@ class _HashedBase(Embedding):
             [(1 << 63) % int(b) for b in buckets.tolist()], dtype=torch.int64))
         self.register_buffer("offsets", offsets)
         self.missing = nn.Parameter(torch.empty(len(cardinalities), self.dim))
-        self.numeric = (NumericEmbedding(n_numeric, self.dim, init_std) if numeric is None
-                        else numeric(self.dim))
+        self.numeric = numeric_module(numeric, n_numeric, self.dim, init_std)
 
     @property
     def n_categorical(self):
@@ -134,6 +133,14 @@ class _HashedBase(Embedding):
     @property
     def n_values(self):
         return sum(self.cardinalities)
+
+    def reset_parameters(self):
+        nn.init.normal_(self.table, std=self.init_std)
+        nn.init.normal_(self.missing, std=self.init_std)
+        self.numeric.reset_parameters()
+
+    def embedding_tables(self):
+        return [self.table, self.missing]
 
     def value_ids(self, codes):
         """The encoder's code of every hash (``0`` missing, ``2 + hash mod buckets``) plus the
@@ -178,7 +185,7 @@ class UnifiedEmbeddingLayer(_HashedBase):
         Seed of the per-(field, probe) salts.
     numeric : callable or None, default=None
         ``numeric(dim)`` builds the module of the numeric fields; None: one scaled vector per
-        field (:class:`~tabnn.nn.embedding.NumericEmbedding`).
+        field (:class:`~tabnn.nn.numeric_embedding.LinearNumericEmbedding`).
 
     Notes
     -----
@@ -198,14 +205,6 @@ class UnifiedEmbeddingLayer(_HashedBase):
         self.register_buffer("salts", _salts(self.n_categorical, self.n_probes, seed))
         self.table = nn.Parameter(torch.empty(self.table_size, self.dim // self.n_probes))
         self.reset_parameters()
-
-    def reset_parameters(self):
-        nn.init.normal_(self.table, std=self.init_std)
-        nn.init.normal_(self.missing, std=self.init_std)
-        self.numeric.reset_parameters()
-
-    def embedding_tables(self):
-        return [self.table, self.missing]
 
     def rows(self, hashes):
         """Table rows ``[B, Fc, n_probes]`` of every (value, probe)."""
@@ -235,7 +234,7 @@ class HashedEmbeddingLayer(_HashedBase):
         Seed of the per-field salts.
     numeric : callable or None, default=None
         ``numeric(dim)`` builds the module of the numeric fields; None: one scaled vector per
-        field (:class:`~tabnn.nn.embedding.NumericEmbedding`).
+        field (:class:`~tabnn.nn.numeric_embedding.LinearNumericEmbedding`).
     """
 
     def __init__(self, cardinalities, n_numeric, dim, table_size=None, init_std=1e-2, seed=0,
@@ -259,14 +258,6 @@ class HashedEmbeddingLayer(_HashedBase):
     @property
     def table_size(self):
         return sum(self.field_rows)
-
-    def reset_parameters(self):
-        nn.init.normal_(self.table, std=self.init_std)
-        nn.init.normal_(self.missing, std=self.init_std)
-        self.numeric.reset_parameters()
-
-    def embedding_tables(self):
-        return [self.table, self.missing]
 
     def rows(self, hashes):
         """Table rows ``[B, Fc]`` of every value."""

@@ -5,9 +5,9 @@ a parquet path (a file, a directory or a glob) or a list of paths; ``y`` is then
 the target column in that source, or an array with one entry per row. Nothing but the
 encoded validation rows, the targets and one or two chunks is held in memory:
 
-* the encoder is fitted by one streaming polars query per column -- value counts
-  (``group_by(column).len()``) -- and fitted from those counts as from weighted rows, so its
-  vocabularies and exact numeric quantiles equal those of an in-memory fit on the same rows;
+* the encoder is fitted from the value counts of every column (polars ``group_by().len()``
+  per chunk, summed), used as the weights of the distinct values, so its vocabularies and
+  exact numeric quantiles equal those of an in-memory fit on the same rows;
 * every epoch visits the chunks (the parquet row groups, or ``chunk_rows`` slices of a
   LazyFrame) in a shuffled order and shuffles the rows within each; a background thread reads
   and encodes the next chunk while the current one trains;
@@ -51,7 +51,7 @@ __all__ = ["is_lazy_source", "predict_parquet", "scan"]
 
 CHUNK_ROWS = 262_144
 # rows held out for validation: those whose Weyl sequence (row * A + B) mod P falls below
-# validation_fraction * P -- the same test in a polars expression and in numpy, spread evenly
+# validation_fraction * P -- spread evenly over the source, the same in every process
 _P = 2_147_483_647
 _A = 1_327_217_885  # ~ P / golden ratio
 
@@ -135,10 +135,6 @@ def _offset(seed):
     return int(seed) * 2_654_435_761 % _P  # nearby seeds give unrelated hold-outs
 
 
-def _holdout_expr(seed, fraction):
-    return ((pl.col("__row").cast(pl.Int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
-
-
 def _holdout_mask(rows, seed, fraction):
     return ((rows.astype(np.int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
 
@@ -155,25 +151,37 @@ def _column_or_array(frame, value, n, name):
 
 
 # -- encoder ----------------------------------------------------------------------------------
-def fit_encoder(encoder, frame, features, keep=None):
-    """Fit ``encoder`` on the rows of ``frame`` (filtered by the polars expression ``keep``)
-    from streaming value counts, one query per column; returns ``encoder``.
+def fit_encoder(encoder, source, features, train_mask=None, chunk_rows=CHUNK_ROWS):
+    """Fit ``encoder`` on the rows of a lazy source (those of global row numbers ``r`` where
+    ``train_mask(r)`` holds) from value counts accumulated chunk by chunk; returns it.
 
     The counts are the row weights of an ordinary fit on the distinct values, so
     vocabularies, frequencies and weighted (exact) quantiles equal an in-memory fit's.
+    Memory: one chunk plus the distinct values of every column.
     """
     validate_params(encoder)
-    rows = frame.with_row_index("__row").filter(keep) if keep is not None else frame
-    encoder._fit(frame.select(features).head(1000).collect(), None)
-    queries = [rows.group_by(name).agg(pl.len().alias("__count")) for name in features]
-    counts = pl.collect_all(queries, engine="streaming")
+    chunks = source if isinstance(source, _Chunks) else _Chunks(source, features, chunk_rows)
+    counts = dict.fromkeys(features)
+    for k in range(len(chunks.parts)):
+        offset, frame = chunks.read(k)
+        if k == 0:  # column roles and names, as a fit on the first rows decides them
+            encoder._fit(frame.select(features).head(1000), None)
+        if train_mask is not None:
+            frame = frame.filter(pl.Series(train_mask(np.arange(offset,
+                                                                offset + frame.height))))
+        for name in features:
+            part = frame.group_by(name).agg(pl.len().cast(pl.Float64).alias("__count"))
+            if counts[name] is not None:
+                part = (pl.concat([counts[name], part])
+                        .group_by(name).agg(pl.col("__count").sum()))
+            counts[name] = part
     schema = []
-    for spec, values in zip(encoder.schema_, counts):
+    for spec in encoder.schema_:
+        values = counts[spec.name]
         col = as_column_table(values.select(spec.name))[0]
-        weight = values["__count"].to_numpy().astype(np.float64)
         fit = (encoder._fit_categorical if spec.role == "categorical"
                else encoder._fit_numeric)
-        schema.append(fit(col, spec.index, weight))
+        schema.append(fit(col, spec.index, values["__count"].to_numpy()))
     encoder.schema_ = schema
     encoder._index_cache = {}
     return encoder
@@ -325,12 +333,11 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
                          "are only used for early stopping: set early_stopping to 'auto' or "
                          "True.")
 
-    if not warm:
-        est.encoder_ = est._new_encoder()
-        keep = ~_holdout_expr(seed, est.validation_fraction) if holdout else None
-        fit_encoder(est.encoder_, frame, features, keep)
     train_mask = ((lambda rows: ~_holdout_mask(rows, seed, est.validation_fraction))
                   if holdout else None)
+    if not warm:
+        est.encoder_ = est._new_encoder()
+        fit_encoder(est.encoder_, chunks, features, train_mask)
     n_train = n if train_mask is None else int(train_mask(np.arange(n)).sum())
 
     valid = None

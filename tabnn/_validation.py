@@ -458,7 +458,11 @@ def validate_regression_target(y, n_samples):
 
 
 def validate_sample_weight(sample_weight, n_samples):
-    """Return sample weights as a float64 array of length ``n_samples`` (ones when None)."""
+    """Return sample weights as a float64 array of length ``n_samples`` (ones when None).
+
+    Weights above 2**64 are rescaled by a power of two (every ratio kept exactly); weights
+    whose sum overflows are an error.
+    """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float64)
     if _is_dataframe(sample_weight) or nw.dependencies.is_into_series(sample_weight):
@@ -485,4 +489,13 @@ def validate_sample_weight(sample_weight, n_samples):
             f"sample_weight sums to infinity (largest weight {sw.max():.3g}); only the ratios "
             "of the weights matter: divide them by a constant."
         )
-    return np.array(sw, dtype=np.float64, copy=True)
+    sw = np.array(sw, dtype=np.float64, copy=True)
+    top = sw.max()
+    if top > _MAX_WEIGHT:
+        # products of weighted counts must not overflow; an exact power-of-two rescaling keeps
+        # every ratio and leaves counts far above any min_frequency
+        sw *= 2.0 ** (np.log2(_MAX_WEIGHT) - np.ceil(np.log2(top)))
+    return sw
+
+
+_MAX_WEIGHT = 2.0**64

@@ -125,11 +125,12 @@ class _Owner(BaseEstimator):
 def _run(X, y, *, target, features, categorical_features, n_bins, chunk_size, fit_rows,
          sample_rows, seed, owner, require_y):
     """Build a Source from any supported input and run one pass."""
+    if y is not None:  # a target given apart: the LazyFrame is read in memory with it
+        X = _collect_lazy(X)
     if is_streamable(X):
         if y is not None:
             raise ValueError(
-                "For a LazyFrame or parquet source give the target as a column name "
-                "(target=...), not y."
+                "For a parquet source give the target as a column name (target=...), not y."
             )
         if require_y and target is None:
             raise ValueError("target= (a column name of the source) is required.")
@@ -347,27 +348,33 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         """
         check_is_fitted(self, "scores_")
         X = _collect_lazy(X)
-        if not _is_dataframe(X) or getattr(self, "feature_names_in_", None) is None:
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None:  # a frame with integer column names: matched by name too
+            fitted = getattr(self, "_column_names_in", None)
+        if not _is_dataframe(X) or fitted is None:
             # arrays, or frames given to a selector fitted without column names: positional
             return super().transform(X)
         import narwhals.stable.v2 as nw
 
         frame = nw.from_native(X, eager_only=True)
         columns = list(frame.columns)
-        fitted = getattr(self, "feature_names_in_", None)
         mask = self.get_support()
-        if fitted is not None and columns == list(fitted):
+        if [str(c) for c in columns] == list(fitted):
             keep = [c for c, m in zip(columns, mask) if m]
         else:
             # reordered, renamed or unnamed columns: the shared validation raises or warns
             validate_X(self, X, reset=False)
-            keep = [c for c, m in zip(fitted, mask) if m]
+            by_text = {str(c): c for c in columns}
+            keep = ([by_text[c] for c, m in zip(fitted, mask) if m]
+                    if all(str(c) in by_text for c in fitted)
+                    else [c for c, m in zip(columns, mask) if m])
         if not keep:  # drop every column: select([]) would also drop every row
             warnings.warn("No features were selected: either the data is too noisy or the "
                           "selection test too strict.", UserWarning)
             chosen = frame.drop(columns)
-        else:
-            chosen = frame.select(keep)
+        else:  # by position: narwhals selects names that are strings only
+            position = {c: i for i, c in enumerate(columns)}
+            chosen = frame[:, [position[c] for c in keep]]
         out = chosen.to_native()
         container = _output_container(self)
         if container == "pandas" and not isinstance(out, pd.DataFrame):

@@ -139,6 +139,15 @@ def _holdout_mask(rows, seed, fraction):
     return ((rows.astype(np.int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
 
 
+def _holdout_rows(n, seed, fraction, block=1 << 20):
+    """Sorted row numbers of the held-out rows among ``n`` (computed in blocks: no
+    temporaries of ``n`` entries)."""
+    parts = [start + np.flatnonzero(_holdout_mask(np.arange(start, min(start + block, n)),
+                                                  seed, fraction))
+             for start in range(0, n, block)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
 def _column_or_array(frame, value, n, name):
     """A column of ``frame`` named by ``value``, or ``value`` itself as an array of ``n``."""
     if isinstance(value, str):
@@ -311,6 +320,7 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     # a warm start keeps the classes (and the target scaling) of the first fit
     target = (est._encode_validation_target(y_values, n) if warm
               else est._encode_target(y_values, n, np.ones(n)))
+    del y_values
     sw = np.ones(n)
     if hasattr(est, "_weigh_classes"):  # class weights of a classifier
         sw = est._weigh_classes(target, sw, fit=not warm)
@@ -338,11 +348,11 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     if not warm:
         est.encoder_ = est._new_encoder()
         fit_encoder(est.encoder_, chunks, features, train_mask)
-    n_train = n if train_mask is None else int(train_mask(np.arange(n)).sum())
+    valid_rows = _holdout_rows(n, seed, est.validation_fraction) if holdout else None
+    n_train = n if valid_rows is None else n - len(valid_rows)
 
     valid = None
     if holdout:
-        valid_rows = np.flatnonzero(_holdout_mask(np.arange(n), seed, est.validation_fraction))
         encoded = _encode_source(est, None, _Rows(chunks, valid_rows))
         valid = (est._to_tensors(encoded, device),
                  *est._target_tensors(target[valid_rows], sw[valid_rows], device))

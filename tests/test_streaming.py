@@ -11,6 +11,7 @@ from tabnn import FCNClassifier, FCNRegressor, TabularEncoder
 from tabnn.streaming import (
     _Chunks,
     _holdout_mask,
+    _holdout_rows,
     _Reader,
     _Streamed,
     fit_encoder,
@@ -99,6 +100,8 @@ def test_holdout_share_is_even_over_the_rows_and_depends_on_the_seed():
     mask = _holdout_mask(rows, 11, 0.1)
     assert abs(mask.mean() - 0.1) < 0.002
     assert all(abs(part.mean() - 0.1) < 0.01 for part in np.array_split(mask, 20))
+    np.testing.assert_array_equal(_holdout_rows(len(rows), 11, 0.1, block=777),
+                                  np.flatnonzero(mask))
     assert not np.array_equal(mask, _holdout_mask(rows, 12, 0.1))
 
 

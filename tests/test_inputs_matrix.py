@@ -383,7 +383,9 @@ def test_issue_integer_ids_above_2_53_stay_distinct(issue_fitted):
     if "categorical_features" not in accepted and hasattr(REGISTRY[name], "_default_estimator"):
         # a meta-estimator (OptFS): its backbone reads the columns
         backbone = REGISTRY[name]._default_estimator()
-        params = {"estimator": backbone.set_params(**{k: v for k, v in params.items()
+        small = {**small_configuration(type(backbone).__name__, type(backbone)),
+                 "max_epochs": 2, **params}
+        params = {"estimator": backbone.set_params(**{k: v for k, v in small.items()
                                                       if k in backbone.get_params()})}
     params = {k: v for k, v in params.items() if k in accepted}
     for frame in (Xb, pl.from_pandas(Xb)):

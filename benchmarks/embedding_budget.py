@@ -108,21 +108,26 @@ def summary(results):
 
 def markdown(table):
     """``table`` as a markdown table (AUCs to 4 decimals, parameters as integers)."""
-    def cell(value):
-        if isinstance(value, float):
-            return "" if np.isnan(value) else (f"{value:g}" if abs(value) >= 0.01 and
-                                               value == round(value, 2) else f"{value:.4f}")
-        return str(value)
+    def cell(column, value):
+        if isinstance(value, float) and np.isnan(value):
+            return ""
+        if column == "budget":
+            return f"{value:g}"
+        if column.endswith("params"):
+            return str(int(value))
+        return f"{value:+.4f}" if " - " in column else (
+            f"{value:.4f}" if isinstance(value, float) else str(value))
 
     lines = ["| " + " | ".join(table.columns) + " |",
              "|" + "|".join(" --- " for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
               for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
 
 def plot(results, path):
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -141,6 +146,7 @@ def plot(results, path):
         ax.axhline(ref.auc.iloc[0], color="gray", lw=1, ls=":", label="per-field (1x)")
         ax.plot(ref.params, ref.auc, "k*", ms=10)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(name)
         ax.set_xlabel("embedding parameters")
         ax.grid(alpha=0.3)
@@ -154,21 +160,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
                         help="3 seeds, 200,000 rows of ctr_benchmark_data, 30 epochs, budgets "
-                             "1/100, 3/100, 1/10, 3/10, 1 (quick: 1 seed, 20,000 rows, 5 "
+                             "1/100, 3/100, 1/10, 3/10, 1 (quick: 1 seed, 10,000 rows, 5 "
                              "epochs, budgets 1/100, 1/10, 1)")
     parser.add_argument("--datasets", nargs="+",
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
     parser.add_argument("--out", default="docs/embedding_budget",
                         help="prefix of the .md, .csv and .png files written")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--combine", nargs="+", metavar="CSV",
+                        help="no fits: the table and plot of the results in these CSV files "
+                             "(e.g. one run per data set in parallel)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
-    ctr_rows = 200_000 if args.full else 20_000
+    ctr_rows = 200_000 if args.full else 10_000
     n_rows = {"ctr_benchmark_data": ctr_rows, "criteo_sample": 10**9, "avazu_sample": 10**9}
     seeds = [0, 1, 2] if args.full else [0]
-    results = run(args.datasets, n_rows, seeds, 30 if args.full else 5,
-                  BUDGETS if args.full else QUICK_BUDGETS)
+    if args.combine:
+        results = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
+    else:
+        results = run(args.datasets, n_rows, seeds, 30 if args.full else 5,
+                      BUDGETS if args.full else QUICK_BUDGETS)
     table = summary(results)
     text = markdown(table)
     print(text)

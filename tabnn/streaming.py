@@ -11,8 +11,8 @@ encoded validation rows, the targets and one or two chunks is held in memory:
 * every epoch visits the chunks (the parquet row groups, or ``chunk_rows`` slices of a
   LazyFrame) in a shuffled order and shuffles the rows within each; a background thread reads
   and encodes the next chunk while the current one trains;
-* the held-out validation rows (``validation_fraction`` of the rows, spread evenly over the
-  source) or the user's ``X_val`` -- which may itself be a lazy source -- are encoded once.
+* the held-out validation rows (``validation_fraction`` of the rows, at most 1,000,000,
+  spread evenly over the source) or the user's ``X_val`` -- which may itself be a lazy source -- are encoded once.
 
 Prediction on a lazy source runs chunk by chunk; :func:`predict_parquet` writes the
 predictions of a parquet source to a parquet file without holding either in memory.
@@ -50,6 +50,8 @@ from .training import resolve_mixed_precision, resolve_strategy
 __all__ = ["is_lazy_source", "predict_parquet", "scan"]
 
 CHUNK_ROWS = 262_144
+# enough validation rows for a precise metric; more would only cost memory (kept encoded)
+MAX_HELD_OUT = 1_000_000
 # rows held out for validation: those whose Weyl sequence (row * A + B) mod P falls below
 # validation_fraction * P -- spread evenly over the source, the same in every process
 _P = 2_147_483_647
@@ -137,6 +139,13 @@ def _offset(seed):
 
 def _holdout_mask(rows, seed, fraction):
     return ((rows.astype(np.int64) * _A + _offset(seed)) % _P) < int(fraction * _P)
+
+
+def _weights(weight, rows):
+    """``weight[rows]``, or ones for unit weights (``weight=None``)."""
+    if weight is not None:
+        return weight[rows]
+    return np.ones(len(range(rows.stop)[rows]) if isinstance(rows, slice) else len(rows))
 
 
 def _holdout_rows(n, seed, fraction, block=1 << 20):
@@ -235,7 +244,8 @@ class _Reader:
             rows = np.arange(offset, offset + len(keep))[keep]
         est = self.estimator
         inputs = est._to_tensors(est.encoder_.encode(frame), self.device)
-        return (inputs, *est._target_tensors(self.target[rows], self.weight[rows], self.device))
+        return (inputs, *est._target_tensors(self.target[rows], _weights(self.weight, rows),
+                                             self.device))
 
     def __call__(self, order):
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -321,9 +331,9 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     target = (est._encode_validation_target(y_values, n) if warm
               else est._encode_target(y_values, n, np.ones(n)))
     del y_values
-    sw = np.ones(n)
-    if hasattr(est, "_weigh_classes"):  # class weights of a classifier
-        sw = est._weigh_classes(target, sw, fit=not warm)
+    sw = None  # unit weights, made per chunk: no n-sized array
+    if getattr(est, "class_weight", None) is not None:
+        sw = est._weigh_classes(target, np.ones(n), fit=not warm)
     if warm and list(est.feature_names_in_) != features:
         raise ValueError(f"warm_start: X has columns {features}, the first fit had "
                          f"{list(est.feature_names_in_)}.")
@@ -343,19 +353,20 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
                          "are only used for early stopping: set early_stopping to 'auto' or "
                          "True.")
 
-    train_mask = ((lambda rows: ~_holdout_mask(rows, seed, est.validation_fraction))
-                  if holdout else None)
+    # the held-out part: validation_fraction of the rows, at most MAX_HELD_OUT of them
+    fraction = min(est.validation_fraction, MAX_HELD_OUT / n)
+    train_mask = (lambda rows: ~_holdout_mask(rows, seed, fraction)) if holdout else None
+    valid_rows = _holdout_rows(n, seed, fraction) if holdout else None
+    n_train = n if valid_rows is None else n - len(valid_rows)
     if not warm:
         est.encoder_ = est._new_encoder()
         fit_encoder(est.encoder_, chunks, features, train_mask)
-    valid_rows = _holdout_rows(n, seed, est.validation_fraction) if holdout else None
-    n_train = n if valid_rows is None else n - len(valid_rows)
 
     valid = None
     if holdout:
         encoded = _encode_source(est, None, _Rows(chunks, valid_rows))
         valid = (est._to_tensors(encoded, device),
-                 *est._target_tensors(target[valid_rows], sw[valid_rows], device))
+                 *est._target_tensors(target[valid_rows], _weights(sw, valid_rows), device))
     elif X_val is not None:
         valid = _validation(est, X_val, y_val, sample_weight_val, device)
 

@@ -542,3 +542,22 @@ FUNCTION_CELLS = {
 def test_issue_function_cells(tmp_path, monkeypatch, cell):
     run, error = FUNCTION_CELLS[cell]
     _declared(error, lambda: run(tmp_path, monkeypatch))
+
+
+def test_issue_true_and_1_in_one_object_column_stay_two_values(issue_fitted):
+    name, _, X = issue_fitted
+    rng = np.random.default_rng(4)
+    mixed = np.empty(N, dtype=object)
+    mixed[:] = rng.choice(["t", "one", "x"], N)
+    flag = mixed == "t"
+    mixed[flag], mixed[mixed == "one"] = True, 1
+    Xm = X.assign(flag=mixed)
+    y = _y_for(name, X)
+    if is_classifier(REGISTRY[name]()) or name == "OutRankSelector":
+        y = np.where(flag, "yes", "no")
+    est = _make(name).fit(Xm, y)
+    seen = _seen_values(est, "flag")
+    if seen is None:  # a rule learner: the planted rule on the True values is learned exactly
+        assert (est.predict(Xm) == y).mean() == 1.0
+    else:
+        assert seen == 3, f"{name} merged True and 1 into one value"

@@ -260,7 +260,7 @@ def test_fit_from_parquet_streams_the_hashes(tmp_path, xor_data):
     paths = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
     frame[:3000].write_parquet(paths[0], row_group_size=1500)
     frame[3000:].write_parquet(paths[1], row_group_size=1500)
-    params = dict(embedding="unified", embedding_dim=8, max_epochs=6, random_state=0)
+    params = dict(embedding="unified", embedding_dim=8, max_epochs=3, random_state=0)
     streamed = FCNClassifier(**params).fit(paths, "click")
     assert streamed.encoder_.value_hashes
     Xt = Xt.astype({c: str for c in ["C1", "C2", "C3", "C4"]})

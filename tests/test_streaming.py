@@ -215,3 +215,11 @@ def test_warm_start_from_parquet_keeps_the_encoder_and_trains_further(parquet):
     model.fit(paths, "click")
     assert model.encoder_ is encoder
     assert any(not torch.equal(before[k], v) for k, v in model.module_.state_dict().items())
+
+
+def test_class_weight_applies_to_streamed_rows(parquet):
+    paths, df = parquet
+    X = df.drop("click")
+    plain = _model(max_epochs=2).fit(paths, "click").predict_proba(X)[:, 1].mean()
+    heavy = _model(max_epochs=2, class_weight={0: 1.0, 1: 5.0}).fit(paths, "click")
+    assert heavy.predict_proba(X)[:, 1].mean() > plain + 0.1

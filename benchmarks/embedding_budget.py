@@ -9,7 +9,7 @@ parameters, ``HashedEmbedding(table_size=f * R)`` (rows of width 16) and
 number of table parameters; both add one missing-value vector per field, and every embedding
 has the same numeric-field vectors (all counted in ``n_embedding_params_``).
 
-Data: ``tabnn.compare.ctr_benchmark_data`` (26 Zipf categorical fields, cardinalities 10 to
+Data: ``tabnn.comparison.ctr_benchmark_data`` (26 Zipf categorical fields, cardinalities 10 to
 100,000) and the Criteo and Avazu samples from ``$TABNN_DATA``.
 
 Usage::
@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from tabnn import FCNClassifier, HashedEmbedding, UnifiedEmbedding
-from tabnn.compare import ctr_benchmark_data
+from tabnn.comparison import ctr_benchmark_data
 from tabnn.datasets import load_dataset
 
 BUDGETS = (0.01, 0.03, 0.1, 0.3, 1.0)

@@ -8,7 +8,7 @@ switches between them; 2 torch threads, bfloat16 autocast as tabnn's CPU trainin
   repeats), for a grid of sizes. The kernel is forced on for every size here; the last column
   is the choice ``pays_off`` makes in training;
 * ``AutoIntClassifier.fit`` / ``predict_proba``: deepctr-torch's sizes over the 26 categorical
-  fields of the CTR benchmark table (``tabnn.compare.ctr_benchmark_data``), one epoch.
+  fields of the CTR benchmark table (``tabnn.comparison.ctr_benchmark_data``), one epoch.
 
 Usage::
 
@@ -26,7 +26,7 @@ import torch
 
 from tabnn import AutoIntClassifier
 from tabnn._heap import heap_reuse
-from tabnn.compare import ctr_benchmark_data
+from tabnn.comparison import ctr_benchmark_data
 from tabnn.nn import AutoInt, fused_attention
 
 SIZES = [  # (fields, heads, head size)

@@ -9,7 +9,7 @@ epochs. The estimator's whole ``fit`` (encoding on the CPU, transfer, warm-up ep
 epochs) and ``predict_proba`` are timed too, and, when installed, deepctr-torch's AutoInt with
 the same sizes on the same GPU (its own DataLoader-based loop).
 
-Data: ``tabnn.compare.ctr_benchmark_data`` (26 Zipf categorical fields up to 100k values, 13
+Data: ``tabnn.comparison.ctr_benchmark_data`` (26 Zipf categorical fields up to 100k values, 13
 numeric), as in ``train_speed.py``.
 
 Usage::
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from tabnn import AutoIntClassifier
-from tabnn.compare import ctr_benchmark_data
+from tabnn.comparison import ctr_benchmark_data
 from tabnn.training import SingleDevice
 
 

@@ -5,7 +5,7 @@ Models come from the registry (``tabnn.estimators.all_estimators``), named witho
 ``Classifier`` suffix (``AutoInt``, ``FCN``, ...), so a new model appears here by itself.
 
 Quality: one stratified 80/20 split (seed 0) per real data set from ``$TABNN_DATA``; ``ctr``
-is ``tabnn.compare.ctr_benchmark_data`` with 300k training and 100k test rows (``--quick``:
+is ``tabnn.comparison.ctr_benchmark_data`` with 300k training and 100k test rows (``--quick``:
 50k / 20k). Every model is fitted with its defaults and ``random_state=0`` on the same rows in
 this process; LightGBM gets native categorical columns. Speed (``--speed``): one epoch at
 batch 4096 on the CTR table's training rows (rows/s of the epoch alone) and prediction of its
@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
-from tabnn.compare import compare_split, ctr_benchmark_data
+from tabnn.comparison import compare_split, ctr_benchmark_data
 from tabnn.datasets import load_dataset
 from tabnn.estimators import all_estimators
 

@@ -1,7 +1,7 @@
 """OptFS around AutoInt and FCN against the ungated backbones: test AUC, kept ratio of feature
 values, embedding parameters and fit time.
 
-Data: ``ctr`` is ``tabnn.compare.ctr_benchmark_data`` (``--quick``, the default: 20k training
+Data: ``ctr`` is ``tabnn.comparison.ctr_benchmark_data`` (``--quick``, the default: 20k training
 and 10k test rows; ``--full``: 300k / 100k); ``criteo_sample`` and ``avazu_sample`` (from
 ``$TABNN_DATA``) are split 80/20, stratified, seed 0. Every model is fitted with
 ``random_state=0`` on the same rows; the backbones use their defaults (``--quick``: at most 10
@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from tabnn import AutoIntClassifier, FCNClassifier, OptFSClassifier
-from tabnn.compare import ctr_benchmark_data
+from tabnn.comparison import ctr_benchmark_data
 from tabnn.datasets import load_dataset
 
 BACKBONES = {"AutoInt": AutoIntClassifier, "FCN": FCNClassifier}

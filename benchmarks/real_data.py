@@ -2,7 +2,7 @@
 real classification set of ``$TABNN_DATA`` with at least 5,000 rows.
 
 Protocol: stratified k-fold cross-validation (seed 0) per data set through
-:func:`tabnn.compare.compare`: every model sees the same folds in this process; test ROC AUC
+:func:`tabnn.comparison.compare`: every model sees the same folds in this process; test ROC AUC
 (one-vs-rest macro for multi-class), logloss, accuracy as mean and standard deviation over the
 folds, with the mean fit time. MovieLens-100k is the binary rating >= 4 target.
 
@@ -35,7 +35,7 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from tabnn.compare import BASELINES, compare
+from tabnn.comparison import BASELINES, compare
 from tabnn.datasets import list_datasets, load_dataset
 from tabnn.datasets._real import _SPECS
 from tabnn.estimators import all_estimators

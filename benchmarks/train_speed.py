@@ -1,6 +1,6 @@
 """AutoInt training / prediction speed and default-parameter quality on a CTR-like table.
 
-Data: ``tabnn.compare.ctr_benchmark_data`` (``make_ctr`` with 26 Zipf-distributed categorical
+Data: ``tabnn.comparison.ctr_benchmark_data`` (``make_ctr`` with 26 Zipf-distributed categorical
 fields of cardinality 10 to 100k, 13 heavy-tailed numeric fields, planted interactions and main
 effects); 300k training rows by default. Every model runs in this
 one process with 2 threads, one after the other:
@@ -39,7 +39,7 @@ import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
 from tabnn import AutoIntClassifier
-from tabnn.compare import ctr_benchmark_data, to_lightgbm_frame
+from tabnn.comparison import ctr_benchmark_data, to_lightgbm_frame
 from tabnn._heap import heap_reuse
 from tabnn.training import resolve_device
 

@@ -19,7 +19,7 @@ import os
 import matplotlib.pyplot as plt
 
 import tabnn
-from tabnn.compare import format_leaderboard, plot_leaderboard
+from tabnn.comparison import format_leaderboard, plot_leaderboard
 from tabnn.datasets import load_dataset
 
 SMALL = os.environ.get("TABNN_EXAMPLES_SMALL") == "1"  # the test suite runs a tiny version

@@ -14,7 +14,7 @@ _LAZY = {
     "EncodedTable": "tabnn.encoding",
     "FieldSpec": "tabnn.encoding",
     "TabularEncoder": "tabnn.encoding",
-    "compare": "tabnn.compare",
+    "compare": "tabnn.comparison",
     "ARMNetClassifier": "tabnn.estimators.armnet",
     "ARMNetRegressor": "tabnn.estimators.armnet",
     "AutoIntClassifier": "tabnn.estimators.autoint",

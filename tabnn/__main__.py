@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import AutoIntClassifier
-from .compare import compare, compare_split, ctr_benchmark_data, format_leaderboard
+from .comparison import compare, compare_split, ctr_benchmark_data, format_leaderboard
 
 #: Default seconds per neural fit of ``python -m tabnn compare`` (``--time-budget``).
 DEFAULT_TIME_BUDGET = 20.0
@@ -181,7 +181,7 @@ def compare_main(argv=None):
         else:
             Path(args.out).write_text(header + "\n\n" + text + "\n")
     if args.plot:
-        from .compare import plot_leaderboard
+        from .comparison import plot_leaderboard
 
         ax = plot_leaderboard(table)
         ax.figure.suptitle(name)

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 import tabnn
 from tabnn.__main__ import main
-from tabnn.compare import (
+from tabnn.comparison import (
     BASELINES,
     compare,
     compare_split,

@@ -1,4 +1,4 @@
-"""Does a tabnn model beat gradient boosting on your data? ``tabnn.compare`` and its helpers.
+"""Does a tabnn model beat gradient boosting on your data? :func:`compare` and its helpers.
 
 :func:`compare` cross-validates every tabnn estimator that applies to the task (the registry
 :func:`tabnn.estimators.all_estimators` is the list, so a new model appears by itself) next to
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 import time
-import types
 import warnings
 
 import numpy as np
@@ -857,12 +856,3 @@ def _label_points(ax, points):
         ax.annotate(name, (x, y), textcoords="offset pixels", xytext=(6, 4 + dy), fontsize=8,
                     arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if dy else None)
 
-
-class _CallableModule(types.ModuleType):
-    # ``import tabnn.compare`` makes the package attribute ``tabnn.compare`` this module, which
-    # would shadow the function of the same name; calling the module calls the function.
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

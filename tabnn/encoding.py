@@ -78,6 +78,27 @@ def stable_hash(values):
                        dtype=np.uint64, count=len(flat))
 
 
+#: value hash of a value pooled as rare or unseen (0 marks missing)
+RARE_HASH = np.uint64(1)
+
+
+def _nonzero_hashes(values):
+    """:func:`stable_hash` of ``values`` moved off the two reserved hashes 0 and 1."""
+    h = stable_hash(values)
+    h[h <= RARE_HASH] += np.uint64(2)
+    return h
+
+
+def _pool_rare(spec, h):
+    """``h`` with the hashes outside ``spec.frequent_hashes`` set to ``RARE_HASH``."""
+    frequent = spec.frequent_hashes
+    if frequent is None:
+        return h
+    pos = np.minimum(np.searchsorted(frequent, h), max(len(frequent) - 1, 0))
+    known = frequent[pos] == h if len(frequent) else np.zeros(len(h), dtype=bool)
+    return np.where(known, h, RARE_HASH)
+
+
 def _sort_weighted(x, w):
     """``x`` sorted and the cumulative weights in that order."""
     if w.size and (w == w[0]).all():  # equal weights: the order of w does not matter
@@ -144,6 +165,10 @@ class FieldSpec:
         Numeric: inner quantile edges used by :meth:`TabularEncoder.encode_binned`.
     has_missing : bool
         Whether missing values were seen at fit.
+    frequent_hashes : ndarray of uint64 or None
+        Value-hash mode with ``min_frequency > 1``: the sorted hashes of the values seen at
+        least ``min_frequency`` times; the others pool into the unknown code and hash. None:
+        every value keeps its own hash.
     """
 
     name: str
@@ -155,6 +180,7 @@ class FieldSpec:
     counts: np.ndarray | None = None
     bin_edges: np.ndarray | None = None
     has_missing: bool = False
+    frequent_hashes: np.ndarray | None = None
     scaling: dict = field(default_factory=dict)
 
     @property
@@ -392,7 +418,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         vocabularies: every categorical column is hashed (codes ``2 ..`` are buckets, as many
         as the column's frequent values, at most ``max_cardinality``), and :meth:`encode` adds
         ``value_hashes`` (the raw values' hashes) to its output, for hashed embeddings
-        (:mod:`tabnn.nn.hashed_embedding`).
+        (:mod:`tabnn.nn.hashed_embedding`). With ``min_frequency > 1`` values rarer than that,
+        and values unseen at fit, share one hash and the unknown code, as they share the
+        unknown code of a vocabulary; with ``min_frequency=1`` every value, unseen ones
+        included, keeps a hash of its own.
 
     Attributes
     ----------
@@ -602,8 +631,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         too_many = self.max_cardinality is not None and keep.sum() > self.max_cardinality
         if too_many or self.value_hashes:
             n_buckets = int(self.max_cardinality) if too_many else max(int(keep.sum()), 1)
+            frequent = None
+            if self.value_hashes and self.min_frequency > 1:
+                # rare values would each get rows of their own and be memorised; like a
+                # vocabulary's unknown code, they share one hash (a list of hashes is 8 bytes
+                # per frequent value, far less than a vocabulary of the raw values)
+                frequent = np.unique(_nonzero_hashes(uniques[keep]))
             return FieldSpec(col.name, "categorical", j, N_RESERVED + n_buckets, hashed=True,
-                             has_missing=has_missing)
+                             has_missing=has_missing, frequent_hashes=frequent)
         vocab, vcounts = uniques[keep], counts[keep]
         order = _sort_key(vocab)
         return FieldSpec(
@@ -694,18 +729,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return self._lookup_table(spec, uniques)[inverse]
 
     @staticmethod
-    def _value_hashes(col):
-        """:func:`stable_hash` of every raw value of a column, 0 where missing."""
+    def _value_hashes(spec, col):
+        """:func:`stable_hash` of every raw value of a column, 0 where missing and
+        ``RARE_HASH`` for a value outside ``spec.frequent_hashes``."""
         inverse, uniques = _factorize(col.values)
-        h = stable_hash(uniques)
-        h[h == 0] = 1  # 0 marks missing
+        h = _pool_rare(spec, _nonzero_hashes(uniques))
         return np.append(h, np.uint64(0))[inverse]  # index -1 (missing) picks the last entry
 
     def _lookup_table(self, spec, uniques):
         """Codes of ``uniques``, with one extra last entry (missing) for the index -1."""
         if spec.hashed:
-            lut = (stable_hash(uniques) % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64)
-            lut += N_RESERVED
+            h = _nonzero_hashes(uniques)
+            lut = (h % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64) + N_RESERVED
+            lut[_pool_rare(spec, h) == RARE_HASH] = UNKNOWN
         else:
             index = self._vocab_index(spec)
             keyed = _bool_keys(uniques, force=True) if self._keyed(spec) else uniques
@@ -771,7 +807,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if spec.role == "categorical":
                 codes[:, k] = self._encode_categorical(spec, table[spec.index])
                 if hashes is not None:
-                    hashes[:, k] = self._value_hashes(table[spec.index])
+                    hashes[:, k] = self._value_hashes(spec, table[spec.index])
             else:
                 x = self._as_float(table[spec.index])
                 raw[:, k] = x

@@ -185,6 +185,18 @@ def test_encoder_passes_raw_value_hashes_through():
     assert TabularEncoder().fit(X).encode(X).value_hashes is None
 
 
+def test_rare_and_unseen_values_pool_under_min_frequency():
+    X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 5 + ["once"], "x": np.arange(11.0)})
+    Xt = pd.DataFrame({"c": ["a", "b", "once", "new", None], "x": [1.0] * 5})
+    pooled = TabularEncoder(value_hashes=True, min_frequency=3).fit(X).encode(Xt)
+    h, codes = pooled.value_hashes[:, 0], pooled.codes[:, 0]
+    assert h[0] == stable_hash(["a"])[0] and h[1] == stable_hash(["b"])[0]
+    assert h[2] == h[3] and h[2] not in (0, h[0], h[1])  # rare and unseen share one hash
+    assert codes[2] == codes[3] == 1 and codes[4] == 0 and min(codes[:2]) >= 2
+    own = TabularEncoder(value_hashes=True, min_frequency=1).fit(X).encode(Xt).value_hashes
+    assert len(set(own[:4, 0])) == 4  # min_frequency=1: every value keeps its own hash
+
+
 def test_unseen_values_get_their_own_vectors_not_the_unknown_one():
     X = pd.DataFrame({"c": list("abcd") * 10, "x": np.arange(40.0)})
     y = np.arange(40) % 2

@@ -2,8 +2,10 @@
 
 Both read the encoder's stable 64-bit hash of each raw value (``TabularEncoder(value_hashes=
 True)``; the estimators ask for it when their ``embedding`` is one of these), never a
-vocabulary code, so a value first seen at prediction time still gets its own rows and the
-number of parameters is set by a budget, not by the vocabulary sizes.
+vocabulary code, so the number of parameters is set by a budget, not by the vocabulary
+sizes. As with a vocabulary, values rarer than the estimator's ``min_frequency`` (and values
+first seen at prediction time) share one hash per field, so rare ids are not memorised; with
+``min_frequency=1`` every value, an unseen one included, gets rows of its own.
 
 * :class:`UnifiedEmbeddingLayer` (feature multiplexing, Coleman et al., NeurIPS 2023): every
   categorical field shares one table of width ``dim / n_probes``; field ``t`` looks value
@@ -295,9 +297,10 @@ class UnifiedEmbedding(_HashedSpec):
 
     All categorical fields share one table; each field looks its raw value up ``n_probes``
     times through its own salted stable hash and concatenates the rows to the field's width
-    (Coleman et al., "Unified Embedding", NeurIPS 2023). Values never seen in training get
-    their own rows too, and the parameter count is ``table_size * embedding_dim / n_probes``
-    whatever the vocabulary sizes. Missing values have one learned vector per field; numeric
+    (Coleman et al., "Unified Embedding", NeurIPS 2023). The parameter count is
+    ``table_size * embedding_dim / n_probes`` whatever the vocabulary sizes; values rarer
+    than ``min_frequency`` and unseen ones share one hash per field (``min_frequency=1``:
+    every value, unseen ones included, gets rows of its own). Missing values have one learned vector per field; numeric
     fields keep their own vectors. ``embedding="unified"`` is ``UnifiedEmbedding()``.
 
     Parameters

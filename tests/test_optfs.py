@@ -146,6 +146,8 @@ def test_noise_values_pruned_informative_kept_and_no_auc_loss(planted):
             assert set(frequent) <= set(optfs.selected_values_[spec.name])
             assert optfs.support_[spec.name] > 0.5
     assert optfs.kept_ratio_ < 0.85
+    importance = dict(zip(optfs.feature_names_in_, optfs.feature_importances_))
+    assert min(importance[f] for f in ("C1", "C2", "C3")) > max(importance["N1"], importance["N3"])
     params = optfs.embedding_parameters_
     assert params["pruned"] < params["backbone"] and optfs.embedding_memory_saved_ > 0
     kept_rows = optfs.estimator_.module_.embedding.inner.table.weight.shape[0]

@@ -116,13 +116,6 @@ class _ARMNetBase(NeuralEstimator):
         return self
 
     # -- explanations ----------------------------------------------------------------------
-    def _field_order(self):
-        """Input column position of each model field (fields are categorical first)."""
-        schema = self.encoder_.schema_
-        fields = ([s for s in schema if s.role == "categorical"]
-                  + [s for s in schema if s.role != "categorical"])
-        return np.array([s.index for s in fields]), [s.name for s in schema]
-
     def _to_input_order(self, by_field):
         """``[..., F]`` over model fields -> ``[..., n_features_in_]`` in input column order."""
         positions, _ = self._field_order()

@@ -348,6 +348,12 @@ class _OptFSBase(MetaEstimatorMixin):
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict(X)
 
+    @property
+    def feature_importances_(self):
+        """The retrained backbone's ``feature_importances_``, one per input column."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.feature_importances_
+
 
 def _value_name(field, code):
     if code == MISSING:

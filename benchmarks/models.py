@@ -42,9 +42,11 @@ def classifiers():
             for name, cls in all_estimators("neural") if name.endswith("Classifier")}
 
 
-def split(name, quick):
+def split(name, quick, quick_sizes=(50_000, 20_000)):
+    """Train / test split of a data set: ``ctr`` is ``ctr_benchmark_data`` (``quick_sizes``
+    training and test rows, else 300k / 100k), the others an 80/20 stratified split."""
     if name == "ctr":
-        n_train, n_test = (50_000, 20_000) if quick else (300_000, 100_000)
+        n_train, n_test = quick_sizes if quick else (300_000, 100_000)
         data = ctr_benchmark_data(n_train + n_test, random_state=0)
         X, y = data.data, np.asarray(data.target)
         return X.iloc[:n_train], X.iloc[n_train:], y[:n_train], y[n_train:]

@@ -19,28 +19,18 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
+import models  # benchmarks/models.py: the shared train / test splits
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from tabnn import AutoIntClassifier, FCNClassifier, OptFSClassifier
-from tabnn.comparison import ctr_benchmark_data
-from tabnn.datasets import load_dataset
 
 BACKBONES = {"AutoInt": AutoIntClassifier, "FCN": FCNClassifier}
 DATASETS = ("ctr", "criteo_sample", "avazu_sample")
 
 
 def split(name, quick):
-    if name == "ctr":
-        n_train, n_test = (20_000, 10_000) if quick else (300_000, 100_000)
-        data = ctr_benchmark_data(n_train + n_test, random_state=0)
-        X, y = data.data, np.asarray(data.target)
-        return X.iloc[:n_train], X.iloc[n_train:], y[:n_train], y[n_train:]
-    data = load_dataset(name)
-    X, y = data.data, np.asarray(data.target)
-    return train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    return models.split(name, quick, quick_sizes=(20_000, 10_000))
 
 
 def run(datasets, backbones, penalties, quick):

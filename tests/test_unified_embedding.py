@@ -158,17 +158,19 @@ def test_parameter_counts_follow_the_budget():
         UnifiedEmbeddingLayer([10], 0, 6, n_probes=4)
 
 
-def test_value_ids_are_the_encoders_codes_plus_field_offsets():
+@pytest.mark.parametrize("min_frequency", [1, 7])  # 7: about half of column a's values pool
+def test_value_ids_are_the_encoders_codes_plus_field_offsets(min_frequency):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.choice([f"x{i}" for i in range(50)], 300),
                       "b": rng.choice(["p", "q", None], 300)})
-    enc = TabularEncoder(value_hashes=True).fit(X)
+    enc = TabularEncoder(value_hashes=True, min_frequency=min_frequency).fit(X)
     encoded = enc.encode(X)
     cards = [f.n_codes for f in encoded.categorical_fields]
     layer = UnifiedEmbeddingLayer(cards, 0, 4)
     ids = layer.value_ids(torch.as_tensor(encoded.value_hashes.view(np.int64))).numpy()
     np.testing.assert_array_equal(ids, encoded.codes + np.array([0, cards[0]]))
     assert ids.max() < layer.n_values
+    assert (encoded.codes[:, 0] == 1).any() == (min_frequency > 1)  # rare values: code 1
 
 
 # -- the encoder's hash mode --------------------------------------------------------------------

@@ -8,13 +8,20 @@ through :func:`build_embedding` (the ``embedding`` parameter of every neural est
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from .numeric_embedding import LinearNumericEmbedding
 
-__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "NumericEmbedding", "build_embedding",
-           "uses_value_hashes"]
+__all__ = ["EMBEDDINGS", "Embedding", "FieldEmbedding", "FieldsEmbedding", "NumericEmbedding",
+           "build_embedding", "uses_value_hashes", "value_offsets"]
+
+
+def value_offsets(cardinalities):
+    """First global value id of every field (``id = offsets[f] + code``), int64 numpy array."""
+    cards = np.asarray(cardinalities, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if len(cards) else cards
 
 
 class Embedding(nn.Module):
@@ -81,7 +88,54 @@ def numeric_module(numeric, n_numeric, dim, init_std=1e-2):
     return module
 
 
-class FieldEmbedding(Embedding):
+class FieldsEmbedding(Embedding):
+    """Base of the embeddings that hold the categorical vectors themselves and hand the numeric
+    fields to a numeric module: checks the fields, keeps ``cardinalities``, ``offsets`` (first
+    global value id of each field) and ``numeric``, and concatenates the two parts in
+    ``forward``. A subclass implements ``_categorical(codes) -> [B, Fc, d]``.
+    """
+
+    def __init__(self, cardinalities, n_numeric, dim, init_std, numeric):
+        super().__init__()
+        cardinalities = [int(c) for c in cardinalities]
+        if any(c < 1 for c in cardinalities):
+            raise ValueError(f"cardinalities must be >= 1, however: {cardinalities}")
+        if not cardinalities and n_numeric == 0:
+            raise ValueError(f"{type(self).__name__} needs at least one field, however: no "
+                             "fields given")
+        self.cardinalities, self.dim, self.init_std = cardinalities, int(dim), init_std
+        self.register_buffer("offsets", torch.as_tensor(value_offsets(cardinalities)))
+        self.numeric = numeric_module(numeric, n_numeric, self.dim, init_std)
+
+    @property
+    def n_categorical(self):
+        """Number of categorical fields; they come first in the output."""
+        return len(self.cardinalities)
+
+    @property
+    def n_numeric(self):
+        return self.numeric.n_fields
+
+    @property
+    def n_values(self):
+        return sum(self.cardinalities)
+
+    def value_ids(self, codes):
+        return codes + self.offsets
+
+    def _categorical(self, codes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, codes, numeric, numeric_missing):
+        parts = []
+        if self.cardinalities:
+            parts.append(self._categorical(codes))
+        if self.numeric.n_fields:
+            parts.append(self.numeric(numeric, numeric_missing))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+class FieldEmbedding(FieldsEmbedding):
     """Per-field embeddings stored as one table with offsets, plus numeric embeddings.
 
     Parameters
@@ -107,33 +161,9 @@ class FieldEmbedding(Embedding):
     """
 
     def __init__(self, cardinalities, n_numeric, dim, init_std=1e-2, numeric=None):
-        super().__init__()
-        cardinalities = [int(c) for c in cardinalities]
-        if any(c < 1 for c in cardinalities):
-            raise ValueError(f"cardinalities must be >= 1, however: {cardinalities}")
-        if not cardinalities and n_numeric == 0:
-            raise ValueError("FieldEmbedding needs at least one field, however: no fields given")
-        self.cardinalities, self.dim, self.init_std = cardinalities, dim, init_std
-        offsets = torch.zeros(len(cardinalities), dtype=torch.int64)
-        if cardinalities:
-            offsets[1:] = torch.cumsum(torch.tensor(cardinalities[:-1]), 0)
-        self.register_buffer("offsets", offsets, persistent=True)
-        self.table = nn.Embedding(max(sum(cardinalities), 1), dim)
-        self.numeric = numeric_module(numeric, n_numeric, dim, init_std)
+        super().__init__(cardinalities, n_numeric, dim, init_std, numeric)
+        self.table = nn.Embedding(max(self.n_values, 1), self.dim)
         self.reset_parameters()
-
-    @property
-    def n_categorical(self):
-        """Number of categorical fields; they come first in the output."""
-        return len(self.cardinalities)
-
-    @property
-    def n_numeric(self):
-        return self.numeric.n_fields
-
-    @property
-    def n_values(self):
-        return sum(self.cardinalities)
 
     def reset_parameters(self):
         nn.init.normal_(self.table.weight, std=self.init_std)
@@ -142,16 +172,8 @@ class FieldEmbedding(Embedding):
     def embedding_tables(self):
         return [self.table.weight]
 
-    def value_ids(self, codes):
-        return codes + self.offsets
-
-    def forward(self, codes, numeric, numeric_missing):
-        parts = []
-        if self.cardinalities:
-            parts.append(self.table(self.value_ids(codes)))
-        if self.numeric.n_fields:
-            parts.append(self.numeric(numeric, numeric_missing))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    def _categorical(self, codes):
+        return self.table(self.value_ids(codes))
 
 
 #: embeddings by the name the ``embedding`` parameter takes; each entry builds the module from

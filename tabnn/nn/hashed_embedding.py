@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._params import Interval, Options, validate_params
-from .embedding import Embedding, numeric_module
+from .embedding import FieldsEmbedding
 
 __all__ = [
     "HashedEmbedding",
@@ -98,43 +98,19 @@ def _salts(n_fields, n_probes, seed):
                          for t in range(n_fields)], dtype=torch.int64).reshape(n_fields, n_probes)
 
 
-class _HashedBase(Embedding):
-    """Shared parts: cardinalities, numeric vectors, missing vectors, value ids."""
+class _HashedBase(FieldsEmbedding):
+    """Shared parts: value ids from the hashes, one missing vector per field."""
 
     uses_value_hashes = True
 
     def __init__(self, cardinalities, n_numeric, dim, init_std, numeric):
-        super().__init__()
-        cardinalities = [int(c) for c in cardinalities]
-        if any(c < 1 for c in cardinalities):
-            raise ValueError(f"cardinalities must be >= 1, however: {cardinalities}")
-        if not cardinalities and n_numeric == 0:
-            raise ValueError(f"{type(self).__name__} needs at least one field, however: no "
-                             "fields given")
-        self.cardinalities, self.dim, self.init_std = cardinalities, int(dim), init_std
-        # value ids follow the encoder's codes: 0 missing, 2.. hash buckets (code 1 unused)
-        buckets = torch.tensor([max(c - 2, 1) for c in cardinalities], dtype=torch.int64)
-        offsets = torch.zeros(len(cardinalities), dtype=torch.int64)
-        if cardinalities:
-            offsets[1:] = torch.cumsum(torch.tensor(cardinalities[:-1]), 0)
+        super().__init__(cardinalities, n_numeric, dim, init_std, numeric)
+        # value ids follow the encoder's codes: 0 missing, 1 rare or unseen, 2.. hash buckets
+        buckets = torch.tensor([max(c - 2, 1) for c in self.cardinalities], dtype=torch.int64)
         self.register_buffer("buckets", buckets)
         self.register_buffer("buckets_two63", torch.tensor(
             [(1 << 63) % int(b) for b in buckets.tolist()], dtype=torch.int64))
-        self.register_buffer("offsets", offsets)
-        self.missing = nn.Parameter(torch.empty(len(cardinalities), self.dim))
-        self.numeric = numeric_module(numeric, n_numeric, self.dim, init_std)
-
-    @property
-    def n_categorical(self):
-        return len(self.cardinalities)
-
-    @property
-    def n_numeric(self):
-        return self.numeric.n_fields
-
-    @property
-    def n_values(self):
-        return sum(self.cardinalities)
+        self.missing = nn.Parameter(torch.empty(self.n_categorical, self.dim))
 
     def reset_parameters(self):
         nn.init.normal_(self.table, std=self.init_std)
@@ -148,20 +124,16 @@ class _HashedBase(Embedding):
         """The encoder's code of every hash (``0`` missing, ``2 + hash mod buckets``) plus the
         field's offset: feature-value gates keyed by value, not by shared table row."""
         code = unsigned_mod(codes, self.buckets, self.buckets_two63) + 2
-        return torch.where(codes == 0, torch.zeros_like(code), code) + self.offsets
+        # hashes 0 (missing) and 1 (rare or unseen; int64 words, so no <=) are codes 0 and 1
+        return torch.where((codes == 0) | (codes == 1), codes, code) + self.offsets
 
-    def _categorical(self, hashes):  # pragma: no cover - abstract
+    def _lookup(self, hashes):  # pragma: no cover - abstract
+        """Vectors ``[B, Fc, d]`` of the hashes."""
         raise NotImplementedError
 
-    def forward(self, codes, numeric, numeric_missing):
-        parts = []
-        if self.cardinalities:
-            emb = self._categorical(codes)
-            missing = (codes == 0).unsqueeze(-1)
-            parts.append(torch.where(missing, self.missing.to(emb.dtype), emb))
-        if self.numeric.n_fields:
-            parts.append(self.numeric(numeric, numeric_missing))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    def _categorical(self, hashes):
+        emb = self._lookup(hashes)
+        return torch.where((hashes == 0).unsqueeze(-1), self.missing.to(emb.dtype), emb)
 
 
 class UnifiedEmbeddingLayer(_HashedBase):
@@ -212,7 +184,7 @@ class UnifiedEmbeddingLayer(_HashedBase):
         """Table rows ``[B, Fc, n_probes]`` of every (value, probe)."""
         return unsigned_mod(mix64(hashes.unsqueeze(-1) ^ self.salts), self.table_size)
 
-    def _categorical(self, hashes):
+    def _lookup(self, hashes):
         return F.embedding(self.rows(hashes), self.table).flatten(-2)  # [B, Fc, k, d/k]
 
 
@@ -266,7 +238,7 @@ class HashedEmbeddingLayer(_HashedBase):
         local = unsigned_mod(mix64(hashes ^ self.salts), self.rows_per_field, self.rows_two63)
         return local + self.row_offsets
 
-    def _categorical(self, hashes):
+    def _lookup(self, hashes):
         return F.embedding(self.rows(hashes), self.table)
 
 

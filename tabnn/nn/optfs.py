@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .embedding import Embedding
+from .embedding import Embedding, value_offsets
 
 __all__ = ["GatedEmbedding", "PrunedEmbedding", "value_offsets"]
 
@@ -25,10 +25,23 @@ __all__ = ["GatedEmbedding", "PrunedEmbedding", "value_offsets"]
 _UNKNOWN = 1
 
 
-def value_offsets(cardinalities):
-    """First global value id of every field: ``gid = offsets[f] + code``."""
-    cards = np.asarray(cardinalities, dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if len(cards) else cards
+class _Wrapper(Embedding):
+    """An embedding around ``inner``: the sizes and tables are the inner embedding's."""
+
+    @property
+    def n_categorical(self):
+        return self.inner.n_categorical
+
+    @property
+    def n_numeric(self):
+        return self.inner.n_numeric
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    def embedding_tables(self):
+        return self.inner.embedding_tables()
 
 
 class _GatePenalty(torch.autograd.Function):
@@ -54,7 +67,7 @@ class _GatePenalty(torch.autograd.Function):
         return grad + (scale * temperature) * s * (1 - s), None, None
 
 
-class GatedEmbedding(Embedding):
+class GatedEmbedding(_Wrapper):
     """An embedding whose categorical field vectors are scaled by one gate per value.
 
     Parameters
@@ -103,23 +116,8 @@ class GatedEmbedding(Embedding):
         self.register_buffer("before", self.gate_params.detach().clone(), persistent=False)
 
     @property
-    def n_categorical(self):
-        return self.inner.n_categorical
-
-    @property
-    def n_numeric(self):
-        return self.inner.n_numeric
-
-    @property
-    def dim(self):
-        return self.inner.dim
-
-    @property
     def n_values(self):
         return sum(self.cardinalities)
-
-    def embedding_tables(self):
-        return self.inner.embedding_tables()
 
     def value_ids(self, codes):
         return codes + self.offsets
@@ -131,7 +129,11 @@ class GatedEmbedding(Embedding):
 
     def gates(self, ids):
         """Gate values of the global value ids ``ids`` at the current temperature."""
-        return torch.sigmoid(self.temperature * self.gate_logits[ids]) / _sigmoid(self.mask_init)
+        return self._gate(self.gate_logits[ids])
+
+    def _gate(self, logits):
+        # divided by the initial gate, so every gate is 1 at the start (temperature 1)
+        return torch.sigmoid(self.temperature * logits) / _sigmoid(self.mask_init)
 
     def forward(self, codes, numeric, numeric_missing):
         out = self.inner(codes, numeric, numeric_missing)
@@ -142,7 +144,7 @@ class GatedEmbedding(Embedding):
         if self.training and torch.is_grad_enabled():
             self.seen.index_fill_(0, ids.reshape(-1), True)
             logits = _GatePenalty.apply(logits, self.temperature, self.strength)
-        gates = torch.sigmoid(self.temperature * logits) / _sigmoid(self.mask_init)
+        gates = self._gate(logits)
         fc = self.n_categorical
         gated = out[:, :fc] * gates.unsqueeze(-1).to(out.dtype)
         return gated if fc == out.shape[1] else torch.cat([gated, out[:, fc:]], dim=1)
@@ -164,7 +166,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-class PrunedEmbedding(Embedding):
+class PrunedEmbedding(_Wrapper):
     """The embedding of the kept values only: pruned codes are mapped to their field's unknown
     code, the rest renumbered densely, and ``inner`` is built for the kept codes.
 
@@ -194,23 +196,8 @@ class PrunedEmbedding(Embedding):
         self.register_buffer("remap", torch.as_tensor(remap, dtype=torch.int32))
 
     @property
-    def n_categorical(self):
-        return self.inner.n_categorical
-
-    @property
-    def n_numeric(self):
-        return self.inner.n_numeric
-
-    @property
-    def dim(self):
-        return self.inner.dim
-
-    @property
     def n_values(self):
         return self.inner.n_values
-
-    def embedding_tables(self):
-        return self.inner.embedding_tables()
 
     def pruned_codes(self, codes):
         """The inner embedding's codes of encoder codes ``[B, Fc]``."""

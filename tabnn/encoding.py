@@ -99,6 +99,13 @@ def _pool_rare(spec, h):
     return np.where(known, h, RARE_HASH)
 
 
+def _hash_codes(spec, h):
+    """Codes of the (pooled) hashes ``h`` of a hashed field: ``RARE_HASH`` -> unknown, else
+    a bucket from 2."""
+    buckets = (h % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64) + N_RESERVED
+    return np.where(h == RARE_HASH, UNKNOWN, buckets)
+
+
 def _sort_weighted(x, w):
     """``x`` sorted and the cumulative weights in that order."""
     if w.size and (w == w[0]).all():  # equal weights: the order of w does not matter
@@ -729,19 +736,20 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return self._lookup_table(spec, uniques)[inverse]
 
     @staticmethod
-    def _value_hashes(spec, col):
-        """:func:`stable_hash` of every raw value of a column, 0 where missing and
-        ``RARE_HASH`` for a value outside ``spec.frequent_hashes``."""
+    def _codes_and_hashes(spec, col):
+        """Codes and value hashes of a hashed column from one hash per distinct value: the
+        hash is 0 where missing and ``RARE_HASH`` for a value outside
+        ``spec.frequent_hashes``."""
         inverse, uniques = _factorize(col.values)
         h = _pool_rare(spec, _nonzero_hashes(uniques))
-        return np.append(h, np.uint64(0))[inverse]  # index -1 (missing) picks the last entry
+        # index -1 (missing) picks the last entry
+        return (np.append(_hash_codes(spec, h), MISSING)[inverse],
+                np.append(h, np.uint64(0))[inverse])
 
     def _lookup_table(self, spec, uniques):
         """Codes of ``uniques``, with one extra last entry (missing) for the index -1."""
         if spec.hashed:
-            h = _nonzero_hashes(uniques)
-            lut = (h % np.uint64(spec.n_codes - N_RESERVED)).astype(np.int64) + N_RESERVED
-            lut[_pool_rare(spec, h) == RARE_HASH] = UNKNOWN
+            lut = _hash_codes(spec, _pool_rare(spec, _nonzero_hashes(uniques)))
         else:
             index = self._vocab_index(spec)
             keyed = _bool_keys(uniques, force=True) if self._keyed(spec) else uniques
@@ -804,10 +812,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         hashes = np.empty((n, len(cat)), dtype=np.uint64) if self.value_hashes else None
 
         def encode_column(k, spec):
-            if spec.role == "categorical":
+            if spec.role == "categorical" and hashes is not None:
+                codes[:, k], hashes[:, k] = self._codes_and_hashes(spec, table[spec.index])
+            elif spec.role == "categorical":
                 codes[:, k] = self._encode_categorical(spec, table[spec.index])
-                if hashes is not None:
-                    hashes[:, k] = self._value_hashes(spec, table[spec.index])
             else:
                 x = self._as_float(table[spec.index])
                 raw[:, k] = x

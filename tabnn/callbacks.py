@@ -85,13 +85,9 @@ class ValidationScore(Callback):
         self.score = score
 
     def on_epoch_end(self, trainer):
-        if trainer.record.get("valid_loss") is None:
+        if trainer.valid_predictions is None:
             return
-        from .training import predict_network
-
-        inputs, y, w = trainer.valid
-        logits = predict_network(trainer.network, inputs, None, trainer.strategy.torch_device,
-                                 trainer.config.mixed_precision)
+        logits, y, w = trainer.valid_predictions  # the epoch's validation pass, reused
         trainer.record["valid_score"] = float(
             self.score(logits, y.cpu().numpy(), w.cpu().numpy()))
 

@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as _TorchDDP
 
 from .callbacks import Callback
-from .training import SingleDevice, predict_network, resolve_device, validation_scores
+from .training import SingleDevice, predict_network, resolve_device
 
 __all__ = ["DistributedDataParallel"]
 
@@ -129,8 +129,9 @@ class DistributedDataParallel(SingleDevice):
         return stepper
 
     def evaluate(self, network, valid, config):
-        """Loss and metric over the predictions of every rank's validation shard (rows
-        ``rank::world_size``), gathered on every rank: each gets the same numbers."""
+        """The predictions of every rank's validation shard (rows ``rank::world_size``),
+        gathered on every rank with the targets and weights in their order: every rank scores
+        the same numbers, and each predicts only its shard."""
         inputs, y, w = valid
         n, world = y.shape[0], self.world_size
         mine = [t[self.rank :: world] for t in inputs]
@@ -139,7 +140,7 @@ class DistributedDataParallel(SingleDevice):
         shards = [None] * world
         dist.all_gather_object(shards, logits)
         order = torch.cat([torch.arange(r, n, world) for r in range(world)]).to(y.device)
-        return validation_scores(np.concatenate(shards), y[order], w[order], config)
+        return np.concatenate(shards), y[order], w[order]
 
     def finish(self, estimator):
         """After ``fit``: the ranks other than 0 drop what they learned (rank 0 keeps it)."""

@@ -229,11 +229,6 @@ def predict_network(network, inputs, batch_size=None, device=None, mixed_precisi
     return forward_batches(network, inputs, _logits, batch_size, device, mixed_precision)
 
 
-def _evaluate(network, inputs, y, w, config, device):
-    logits = predict_network(network, inputs, None, device, config.mixed_precision)
-    return validation_scores(logits, y, w, config)
-
-
 def validation_scores(logits, y, w, config):
     """``(loss, metric)`` of float64 ``logits`` (numpy) against targets ``y`` and weights ``w``
     (tensors): the task loss and AUC (binary) or accuracy (multi-class, None for regression)."""
@@ -327,8 +322,13 @@ class SingleDevice:
         return _Stepper(trainer, *train, use_graph=self.uses_graphs)
 
     def evaluate(self, network, valid, config):
-        """``(loss, metric)`` of ``network`` on the validation tuple ``(inputs, y, w)``."""
-        return _evaluate(network, *valid, config, self.torch_device)
+        """``(logits, y, w)``: float64 logits of ``network`` on the validation tuple
+        ``(inputs, y, w)`` with the targets and weights in the same row order. The trainer
+        scores them once per epoch and hands them to callbacks (``trainer.valid_predictions``),
+        so a ``scoring=`` scorer predicts nothing again."""
+        inputs, y, w = valid
+        return predict_network(network, inputs, None, self.torch_device,
+                               config.mixed_precision), y, w
 
 
 def resolve_strategy(device):
@@ -383,6 +383,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.seed = int(seed)
         self.history = []
+        self.valid_predictions = None  # (logits, y, w) of the last epoch's validation pass
         self.stages = [Stage()]
         self.task_loss = functools.partial(task_loss, config.task)
 
@@ -457,9 +458,11 @@ class Trainer:
                 "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
                 "seconds": None,
             }
+            self.valid_predictions = None
             if validate:
-                record["valid_loss"], record["valid_metric"] = self.strategy.evaluate(
-                    self.network, valid, config)
+                self.valid_predictions = self.strategy.evaluate(self.network, valid, config)
+                record["valid_loss"], record["valid_metric"] = validation_scores(
+                    *self.valid_predictions, config)
             record["seconds"] = time.perf_counter() - start_time
             self.record = record
             self.history.append(record)

@@ -131,6 +131,26 @@ def test_scoring_roc_auc_drives_early_stopping(planted):
     assert all(0.5 < auc <= 1 for auc in calls)  # the scorer saw real predictions
 
 
+def test_scoring_reuses_the_epoch_validation_pass(planted, monkeypatch):
+    # the scorer reads the logits the trainer already computed for the validation loss: one
+    # validation prediction per epoch, not two
+    import tabnn.training as training
+
+    passes = []
+    original = training.predict_network
+
+    def counting(*args, **kwargs):
+        passes.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "predict_network", counting)
+    X, y = planted.data, planted.target
+    clf = AutoIntClassifier(scoring="roc_auc", max_epochs=3, n_iter_no_change=5,
+                            **SMALL).fit(X, y)
+    assert len(clf.history_) == 3 and len(passes) == 3
+    assert all(r["valid_score"] == pytest.approx(r["valid_metric"]) for r in clf.history_)
+
+
 def test_scoring_regression_and_errors(planted):
     X, y = planted.data, planted.target.astype(float)
     reg = AutoIntRegressor(scoring="r2", max_epochs=2, **SMALL).fit(X, y)

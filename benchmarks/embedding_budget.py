@@ -1,21 +1,30 @@
 """Test AUC against embedding parameters: per-field tables, per-field hashing, Unified Embedding.
 
-Protocol: per data set one stratified 80/20 split per seed; the backbone is ``FCNClassifier``
-with default parameters (``embedding_dim=16``). The per-field size ``R`` is the number of rows of
-the per-field tables (``embedding="field"``: the codes of every categorical field, with the
-encoder's ``min_frequency``). At each budget fraction ``f`` of ``R * embedding_dim`` categorical
-parameters, ``HashedEmbedding(table_size=f * R)`` (rows of width 16) and
-``UnifiedEmbedding(table_size=f * R * n_probes, n_probes=2)`` (rows of width 8) get the same
-number of table parameters; both add one missing-value vector per field, and every embedding
-has the same numeric-field vectors (all counted in ``n_embedding_params_``).
+Protocol: per data set one fixed stratified split (data seed 0) into training, validation and
+test rows (1/6 of the rows each for validation and test); every model is ``FCNClassifier``
+with default parameters (``embedding_dim=16``) and ``max_epochs=20``, early-stopped on the
+fixed validation rows (``X_val``: validation loss, patience 2, best weights restored), fitted
+with several ``random_state`` values (seeds change the initialisation and the batch order,
+never the rows). The table gives the mean test AUC, its standard deviation over seeds, and the
+paired differences (same seed) with their standard deviation.
+
+The per-field size ``R`` is the number of rows of the per-field tables (``embedding="field"``:
+the codes of every categorical field, with the encoder's ``min_frequency``). At each budget
+fraction ``f`` of ``R * embedding_dim`` categorical parameters, ``HashedEmbedding(table_size=f
+* R)`` (rows of width 16) and ``UnifiedEmbedding(table_size=f * R * n_probes, n_probes=2)``
+(rows of width 8) get the same number of table parameters; both add one missing-value vector
+per field, and every embedding has the same numeric-field vectors (all counted in
+``n_embedding_params_``).
 
 Data: ``tabnn.comparison.ctr_benchmark_data`` (26 Zipf categorical fields, cardinalities 10 to
-100,000) and the Criteo and Avazu samples from ``$TABNN_DATA``.
+100,000; 60,000 rows) and the Criteo and Avazu samples from ``$TABNN_DATA``.
 
 Usage::
 
-    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py            # quick
-    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py --full     # 3 seeds, more
+    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py            # 3 seeds
+    TABNN_DATA=../shared/data python benchmarks/embedding_budget.py --full     # 5 budgets
+    python benchmarks/embedding_budget.py --datasets ctr_benchmark_data --seeds 0 \
+        --out out/ctr0                         # one seed; then --combine out/ctr*.csv
 
 Writes the table (markdown, stdout and ``--out``.md), a CSV and the plot (``--out``.png).
 """
@@ -41,7 +50,9 @@ QUICK_BUDGETS = (0.01, 0.1, 1.0)
 N_PROBES = 2
 
 
-def _data(name, n_rows, seed):
+def _data(name, n_rows):
+    """``(X, X_val, X_test, y, y_val, y_test)``: one fixed stratified split, 1/6 of the rows
+    each for validation and test."""
     if name == "ctr_benchmark_data":
         data = ctr_benchmark_data(n_rows, random_state=0)
     else:
@@ -49,78 +60,98 @@ def _data(name, n_rows, seed):
     X, y = data.data, np.asarray(data.target)
     if len(X) > n_rows:
         X, _, y, _ = train_test_split(X, y, train_size=n_rows, random_state=0, stratify=y)
-    return train_test_split(X, y, test_size=0.2, random_state=seed, stratify=y)
+    part = len(X) // 6
+    X, Xt, y, yt = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
+    X, Xv, y, yv = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
+    return X, Xv, Xt, y, yv, yt
 
 
-def _fit(embedding, X, y, Xt, yt, seed, max_epochs):
+def _fit(embedding, data, seed, max_epochs):
+    X, Xv, Xt, y, yv, yt = data
     model = FCNClassifier(embedding=embedding, max_epochs=max_epochs, random_state=seed)
-    model.fit(X, y)
+    model.fit(X, y, X_val=Xv, y_val=yv)
     return roc_auc_score(yt, model.predict_proba(Xt)[:, 1]), model
 
 
 def run(datasets, n_rows, seeds, max_epochs, budgets):
     rows = []
     for name in datasets:
+        data = _data(name, n_rows[name])
         for seed in seeds:
-            X, Xt, y, yt = _data(name, n_rows[name], seed)
-            auc, field = _fit("field", X, y, Xt, yt, seed, max_epochs)
+            auc, field = _fit("field", data, seed, max_epochs)
             table_rows = field.module_.embedding.table.weight.shape[0]  # R
             numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
             full = field.n_embedding_params_
             rows.append(dict(data=name, seed=seed, embedding="per-field", budget=1.0,
-                             table_size=table_rows, params=full, auc=auc))
+                             table_size=table_rows, params=full, auc=auc,
+                             best_epoch=field.best_iteration_))
             print(f"{name} seed {seed}: per-field R={table_rows} rows, {full} params, "
-                  f"AUC {auc:.4f}", flush=True)
+                  f"AUC {auc:.4f} (best epoch {field.best_iteration_})", flush=True)
             for f in budgets:
                 specs = {"hashed": HashedEmbedding(table_size=max(1, round(f * table_rows))),
                          "unified": UnifiedEmbedding(
                              table_size=max(1, round(f * table_rows * N_PROBES)),
                              n_probes=N_PROBES)}
                 for kind, spec in specs.items():
-                    auc, model = _fit(spec, X, y, Xt, yt, seed, max_epochs)
+                    auc, model = _fit(spec, data, seed, max_epochs)
                     rows.append(dict(data=name, seed=seed, embedding=kind, budget=f,
                                      table_size=spec.table_size,
-                                     params=model.n_embedding_params_, auc=auc))
+                                     params=model.n_embedding_params_, auc=auc,
+                                     best_epoch=model.best_iteration_))
                     print(f"  {kind:8s} budget {f:<5g} table_size {spec.table_size:>7d} "
                           f"params {model.n_embedding_params_:>8d} (numeric {numeric}) "
-                          f"AUC {auc:.4f}", flush=True)
+                          f"AUC {auc:.4f} (best epoch {model.best_iteration_})", flush=True)
     return pd.DataFrame(rows)
 
 
+KINDS = ("per-field", "hashed", "unified")
+
+
+def _mean_sd(values):
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return ""
+    sd = values.std(ddof=1) if len(values) > 1 else np.nan
+    return f"{values.mean():.4f}" + ("" if np.isnan(sd) else f" ± {sd:.4f}")
+
+
+def _signed_mean_sd(values):
+    text = _mean_sd(values)
+    return text if not text or text.startswith("-") else "+" + text
+
+
 def summary(results):
-    """One row per (data set, budget): mean AUC (and parameters) of each embedding."""
-    mean = results.groupby(["data", "embedding", "budget"], as_index=False)[
-        ["auc", "params"]].mean()
+    """One row per (data set, budget): test AUC of each embedding (mean ± standard deviation
+    over seeds), its parameters, and the paired (same seed) differences of unified against
+    hashed at that budget and against per-field tables (1x)."""
+    auc = results.pivot_table(index=["data", "budget", "seed"], columns="embedding",
+                              values="auc")
+    params = results.groupby(["data", "embedding", "budget"]).params.mean()
+    ref = results[results.embedding == "per-field"].set_index(["data", "seed"]).auc
     out = []
-    for (name, budget), part in mean.groupby(["data", "budget"]):
-        row = {"data set": name, "budget": budget}
-        for kind in ("per-field", "hashed", "unified"):
-            hit = part[part.embedding == kind]
-            row[f"{kind} AUC"] = hit.auc.iloc[0] if len(hit) else np.nan
-            row[f"{kind} params"] = int(hit.params.iloc[0]) if len(hit) else np.nan
+    for (name, budget), part in auc.groupby(level=["data", "budget"]):
+        part = part.droplevel(["data", "budget"])
+        row = {"data set": name, "budget": f"{budget:g}", "seeds": len(part)}
+        for kind in KINDS:
+            values = part[kind].dropna() if kind in part else []
+            row[f"{kind} AUC"] = _mean_sd(values)
+            if kind != "per-field":
+                row[f"{kind} params"] = (str(int(params[name, kind, budget]))
+                                         if len(values) else "")
+        if "unified" in part and "hashed" in part:
+            row["unified - hashed"] = _signed_mean_sd((part.unified - part.hashed).dropna())
+        if "unified" in part:
+            per_field = ref.loc[name].reindex(part.index)
+            row["unified - per-field(1x)"] = _signed_mean_sd((part.unified - per_field).dropna())
         out.append(row)
-    table = pd.DataFrame(out)
-    table["unified - hashed"] = table["unified AUC"] - table["hashed AUC"]
-    ref = table[table.budget == 1.0].set_index("data set")["per-field AUC"]
-    table["unified - per-field(1x)"] = table["unified AUC"] - table["data set"].map(ref)
-    return table.drop(columns=["per-field params"])
+    return pd.DataFrame(out).fillna("")
 
 
 def markdown(table):
-    """``table`` as a markdown table (AUCs to 4 decimals, parameters as integers)."""
-    def cell(column, value):
-        if isinstance(value, float) and np.isnan(value):
-            return ""
-        if column == "budget":
-            return f"{value:g}"
-        if column.endswith("params"):
-            return str(int(value))
-        return f"{value:+.4f}" if " - " in column else (
-            f"{value:.4f}" if isinstance(value, float) else str(value))
-
+    """``table`` (cells already formatted) as a markdown table."""
     lines = ["| " + " | ".join(table.columns) + " |",
              "|" + "|".join(" --- " for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
+    lines += ["| " + " | ".join(str(v) for v in row) + " |"
               for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
@@ -132,25 +163,27 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mean = results.groupby(["data", "embedding", "budget"], as_index=False)[
-        ["auc", "params"]].mean()
+    stats = results.groupby(["data", "embedding", "budget"]).agg(
+        auc=("auc", "mean"), sd=("auc", "std"), params=("params", "mean")).reset_index()
+    stats["sd"] = stats.sd.fillna(0.0)
     names = list(dict.fromkeys(results.data))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
     styles = {"hashed": ("tab:orange", "s--"), "unified": ("tab:blue", "o-")}
     for ax, name in zip(axes[0], names):
-        part = mean[mean.data == name]
+        part = stats[stats.data == name]
         for kind, (color, style) in styles.items():
             line = part[part.embedding == kind].sort_values("params")
-            ax.plot(line.params, line.auc, style, color=color, label=kind)
+            ax.errorbar(line.params, line.auc, yerr=line.sd, fmt=style, color=color,
+                        capsize=3, label=kind)
         ref = part[part.embedding == "per-field"]
         ax.axhline(ref.auc.iloc[0], color="gray", lw=1, ls=":", label="per-field (1x)")
-        ax.plot(ref.params, ref.auc, "k*", ms=10)
+        ax.errorbar(ref.params, ref.auc, yerr=ref.sd, fmt="k*", ms=10, capsize=3)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(name)
         ax.set_xlabel("embedding parameters")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test AUC")
+    axes[0][0].set_ylabel(f"test AUC (mean ± sd, {results.seed.nunique()} seeds)")
     axes[0][0].legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -159,30 +192,31 @@ def plot(results, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
-                        help="3 seeds, 200,000 rows of ctr_benchmark_data, 30 epochs, budgets "
-                             "1/100, 3/100, 1/10, 3/10, 1 (quick: 1 seed, 10,000 rows, 5 "
-                             "epochs, budgets 1/100, 1/10, 1)")
+                        help="budgets 1/100, 3/100, 1/10, 3/10, 1 (default: 1/100, 1/10, 1)")
     parser.add_argument("--datasets", nargs="+",
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                        help="random_state values of the models (the split stays fixed)")
+    parser.add_argument("--ctr-rows", type=int, default=60_000,
+                        help="rows of ctr_benchmark_data (split 4:1:1)")
+    parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--out", default="docs/embedding_budget",
                         help="prefix of the .md, .csv and .png files written")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--combine", nargs="+", metavar="CSV",
                         help="no fits: the table and plot of the results in these CSV files "
-                             "(e.g. one run per data set in parallel)")
+                             "(e.g. one run per data set or seed in parallel)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
-    ctr_rows = 200_000 if args.full else 10_000
-    n_rows = {"ctr_benchmark_data": ctr_rows, "criteo_sample": 10**9, "avazu_sample": 10**9}
-    seeds = [0, 1, 2] if args.full else [0]
+    n_rows = {"ctr_benchmark_data": args.ctr_rows, "criteo_sample": 10**9,
+              "avazu_sample": 10**9}
     if args.combine:
         results = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
     else:
-        results = run(args.datasets, n_rows, seeds, 30 if args.full else 5,
+        results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
                       BUDGETS if args.full else QUICK_BUDGETS)
-    table = summary(results)
-    text = markdown(table)
+    text = markdown(summary(results))
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ fit, reading and validation included).
 Usage::
 
     python benchmarks/out_of_core.py                     # 100k rows, 2 epochs: a quick run
-    python benchmarks/out_of_core.py --rows 20000000 --epochs 3   # acceptance (20M rows)
+    python benchmarks/out_of_core.py --rows 20000000 --epochs 1 --subset-epochs 3  # acceptance
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _model(args):
     from tabnn import FCNClassifier
 
     # a light FCN (one cross layer, two deep layers, d=8): the comparison is of the data path
-    return FCNClassifier(ecn_layers=1, lcn_layers=2, embedding_dim=8, max_epochs=args.epochs,
+    epochs = args.epochs if args.child == "streamed" else args.subset_epochs
+    return FCNClassifier(ecn_layers=1, lcn_layers=2, embedding_dim=8, max_epochs=epochs,
                          random_state=0, verbose=args.verbose)
 
 
@@ -130,6 +131,7 @@ def _run(mode, args, paths, extra=()):
     cmd = [sys.executable, __file__, "--child", mode, "--train", paths["train"],
            "--test", paths["test"], "--subset-file", paths["subset"],
            "--subset", str(args.subset), "--epochs", str(args.epochs),
+           "--subset-epochs", str(args.subset_epochs),
            "--verbose", str(args.verbose), *extra]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -150,6 +152,9 @@ def main():
     parser.add_argument("--subset", type=int, default=None,
                         help="rows of the in-memory fit (default: min(rows, 2M))")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--subset-epochs", type=int, default=None,
+                        help="epochs of the fits on the subset (default: --epochs); one pass "
+                             "over 20M streamed rows sees more data than three over 2M")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--train", help=argparse.SUPPRESS)
@@ -161,13 +166,16 @@ def main():
     if args.child:
         return child(args)
     args.subset = min(args.rows, 2_000_000) if args.subset is None else args.subset
+    if args.subset_epochs is None:
+        args.subset_epochs = args.epochs
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         paths = _write_data(args, folder)
         size = os.path.getsize(paths["train"]) / 2**20
         print(f"make_ctr: {args.rows:,d} training rows ({size:.0f} MiB parquet) + "
               f"{TEST_ROWS:,d} test rows in {time.perf_counter() - start:.0f}s; "
-              f"FCNClassifier max_epochs={args.epochs}", flush=True)
+              f"FCNClassifier max_epochs={args.epochs} (subset fits: {args.subset_epochs})",
+              flush=True)
         model_file = os.path.join(folder, "model.pkl")
         streamed = _run("streamed", args, paths, ["--model-file", model_file])
         memory = _run("in-memory", args, paths)

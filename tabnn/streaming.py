@@ -7,7 +7,9 @@ encoded validation rows, the targets and one or two chunks is held in memory:
 
 * the encoder is fitted from the value counts of every column (polars ``group_by().len()``
   per chunk, summed), used as the weights of the distinct values, so its vocabularies and
-  exact numeric quantiles equal those of an in-memory fit on the same rows;
+  numeric quantiles equal those of an in-memory fit on the same rows; a numeric column with
+  more than ``EXACT_DISTINCT`` distinct values is counted on a grid of 12 significant bits
+  from then on (quantiles and bin edges within 0.025 %), so memory does not grow with the rows;
 * every epoch visits the chunks (the parquet row groups, or ``chunk_rows`` slices of a
   LazyFrame) in a shuffled order and shuffles the rows within each; a background thread reads
   and encodes the next chunk while the current one trains;
@@ -52,6 +54,11 @@ __all__ = ["is_lazy_source", "predict_parquet", "scan"]
 CHUNK_ROWS = 262_144
 # enough validation rows for a precise metric; more would only cost memory (kept encoded)
 MAX_HELD_OUT = 1_000_000
+# distinct values of a numeric column counted exactly; past them, on a relative grid (each
+# value rounded to 12 significant bits): a continuous column has about one distinct value per
+# row, and its exact counts over 20M rows would hold the column several times over
+EXACT_DISTINCT = 1 << 18
+_DROPPED_BITS = 52 - 12
 # rows held out for validation: those whose Weyl sequence (row * A + B) mod P falls below
 # validation_fraction * P -- spread evenly over the source, the same in every process
 _P = 2_147_483_647
@@ -169,29 +176,49 @@ def _column_or_array(frame, value, n, name):
 
 
 # -- encoder ----------------------------------------------------------------------------------
+def _on_grid(frame, name):
+    """``frame`` with its numeric column ``name`` as float64 rounded to 12 significant bits
+    (non-finite values and nulls unchanged)."""
+    x = frame[name].cast(pl.Float64).to_numpy()
+    half = np.int64(1 << (_DROPPED_BITS - 1))
+    grid = (((x.view(np.int64) + half) >> _DROPPED_BITS) << _DROPPED_BITS).view(np.float64)
+    rounded = pl.Series(name, np.where(np.isfinite(grid), grid, x))
+    return frame.with_columns(rounded.fill_nan(None) if frame[name].null_count() else rounded)
+
+
 def fit_encoder(encoder, source, features, train_mask=None, chunk_rows=CHUNK_ROWS):
     """Fit ``encoder`` on the rows of a lazy source (those of global row numbers ``r`` where
     ``train_mask(r)`` holds) from value counts accumulated chunk by chunk; returns it.
 
     The counts are the row weights of an ordinary fit on the distinct values, so
     vocabularies, frequencies and weighted (exact) quantiles equal an in-memory fit's.
-    Memory: one chunk plus the distinct values of every column.
+    Memory: one chunk plus the distinct values of every categorical column and at most
+    ``EXACT_DISTINCT`` (then grid points) per numeric column.
     """
     validate_params(encoder)
     chunks = source if isinstance(source, _Chunks) else _Chunks(source, features, chunk_rows)
     counts = dict.fromkeys(features)
+    numeric, gridded = set(), set()
     for k in range(len(chunks.parts)):
         offset, frame = chunks.read(k)
         if k == 0:  # column roles and names, as a fit on the first rows decides them
             encoder._fit(frame.select(features).head(1000), None)
+            numeric = {s.name for s in encoder.schema_
+                       if s.role == "numeric" and frame.schema[s.name].is_numeric()}
         if train_mask is not None:
             frame = frame.filter(pl.Series(train_mask(np.arange(offset,
                                                                 offset + frame.height))))
         for name in features:
-            part = frame.group_by(name).agg(pl.len().cast(pl.Float64).alias("__count"))
+            part = frame.select(name)
+            if name in gridded:
+                part = _on_grid(part, name)
+            part = part.group_by(name).agg(pl.len().cast(pl.Float64).alias("__count"))
             if counts[name] is not None:
-                part = (pl.concat([counts[name], part])
+                part = (pl.concat([counts[name], part], how="vertical_relaxed")
                         .group_by(name).agg(pl.col("__count").sum()))
+            if name in numeric and part.height > EXACT_DISTINCT:
+                gridded.add(name)
+                part = (_on_grid(part, name).group_by(name).agg(pl.col("__count").sum()))
             counts[name] = part
     schema = []
     for spec in encoder.schema_:

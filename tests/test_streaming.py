@@ -223,3 +223,37 @@ def test_class_weight_applies_to_streamed_rows(parquet):
     plain = _model(max_epochs=2).fit(paths, "click").predict_proba(X)[:, 1].mean()
     heavy = _model(max_epochs=2, class_weight={0: 1.0, 1: 5.0}).fit(paths, "click")
     assert heavy.predict_proba(X)[:, 1].mean() > plain + 0.1
+
+
+def test_numeric_counts_stay_bounded_on_a_grid_past_the_exact_limit(monkeypatch):
+    # a continuous column has one distinct value per row: past EXACT_DISTINCT the streamed
+    # counts move to a 12-bit relative grid, close to the exact fit and bounded in size
+    import tabnn.streaming as streaming
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    u = 1 + rng.beta(2, 5, size=n)  # within one binade: at most 2**12 + 1 grid points
+    u[rng.random(n) < 0.05] = np.nan
+    v = -2 - 2 * rng.random(n)
+    df = pl.DataFrame({"u": u, "v": v, "a": rng.choice(["p", "q"], n)})
+    monkeypatch.setattr(streaming, "EXACT_DISTINCT", 500)
+    seen = []
+    fit_numeric = TabularEncoder._fit_numeric
+
+    def spy(self, col, j, sw):
+        seen.append(len(sw))
+        return fit_numeric(self, col, j, sw)
+
+    monkeypatch.setattr(TabularEncoder, "_fit_numeric", spy)
+    params = dict(numeric_scaling="quantile")
+    streamed = fit_encoder(TabularEncoder(**params), df.lazy(), ["u", "v", "a"],
+                           chunk_rows=4000)
+    monkeypatch.setattr(TabularEncoder, "_fit_numeric", fit_numeric)
+    memory = TabularEncoder(**params).fit(df)
+    assert max(seen) <= 2**12 + 1  # grid points, not rows
+    for s, m in zip(streamed.schema_[:2], memory.schema_[:2]):
+        assert s.has_missing == m.has_missing
+        np.testing.assert_allclose(s.bin_edges, m.bin_edges, rtol=5e-4)
+        np.testing.assert_allclose(s.scaling["quantiles"][1:-1], m.scaling["quantiles"][1:-1],
+                                   rtol=5e-4)
+    assert streamed.schema_[0].has_missing and list(streamed.schema_[2].categories) == ["p", "q"]

@@ -352,7 +352,7 @@ def column_roles(X, categorical_features="auto"):
     return ["categorical" if f else "numeric" for f in flags]
 
 
-def to_float(values, name="column"):
+def to_float(values, name="column", fitted=False):
     """The numbers of one column as float64, with NaN for every missing value.
 
     Missing means None, NaN, ``pd.NA`` and also ``+-inf``: tabnn treats an infinite value as
@@ -365,6 +365,9 @@ def to_float(values, name="column"):
         values) or their text.
     name : str, default="column"
         The column's name, for the error message.
+    fitted : bool, default=False
+        Whether the column was found numeric by an earlier fit (encoding or prediction time):
+        the error message then says so, instead of the advice for fitting.
 
     Returns
     -------
@@ -382,6 +385,12 @@ def to_float(values, name="column"):
             x = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)),
                               errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
         except (ValueError, TypeError) as exc:
+            if fitted:
+                raise ValueError(
+                    f"Column {name!r} was numeric at fit but now holds non-numeric values "
+                    f"({exc}); pass numbers there, as at fit, or refit with {name!r} listed in "
+                    "categorical_features."
+                ) from exc
             raise ValueError(
                 f"Column {name!r} is treated as numeric but holds non-numeric values; "
                 "list it in categorical_features."
@@ -654,7 +663,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         )
 
     def _fit_numeric(self, col, j, sw):
-        x = self._as_float(col)
+        x = self._as_float(col, fitted=False)
         ok = np.isfinite(x) & (sw > 0)
         xs, ws = x[ok], sw[ok]
         scaling = {}
@@ -688,8 +697,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         )
 
     @staticmethod
-    def _as_float(col):
-        return to_float(col.values, col.name)
+    def _as_float(col, fitted=True):
+        return to_float(col.values, col.name, fitted)
 
     # ------------------------------------------------------------------------------------------
     def _vocab_index(self, spec):

@@ -348,6 +348,16 @@ def test_issue_predict_cells(issue_fitted, cell):
         np.testing.assert_array_equal(out, _out(est, X), err_msg=f"{name}: {cell}")
 
 
+def test_issue_text_in_a_numeric_column_at_predict_names_it(issue_fitted):
+    name, est, X = issue_fitted
+    X_text = X.assign(age=X["age"].astype(object).where(X.index % 7 > 0, "n/a"))
+    if name == "OutRankSelector":  # a selector passes the columns through unread
+        assert _out(est, X_text).shape[0] == N
+        return
+    with pytest.raises(ValueError, match="'age' was numeric at fit but now holds non-numeric"):
+        _out(est, X_text)
+
+
 def test_issue_integer_column_names_are_matched_by_name(issue_fitted):
     name, _, X = issue_fitted
     Xi = X.set_axis(range(X.shape[1]), axis=1)

@@ -265,7 +265,7 @@ class FoldSEClassifier(ClassifierMixin, BaseEstimator):
             if spec.role == "numeric" and not role:
                 # numbers that arrive as text, a category of numbers or bools are converted
                 # like every tabnn estimator does; anything else raises
-                values = to_float(values, col.name)
+                values = to_float(values, col.name, fitted=True)
             feats.append(encode_feature(spec, values, role))
         return feats
 

@@ -5,13 +5,22 @@ Data: ``ctr`` is ``tabnn.comparison.ctr_benchmark_data`` (``--quick``, the defau
 and 10k test rows; ``--full``: 300k / 100k); ``criteo_sample`` and ``avazu_sample`` (from
 ``$TABNN_DATA``) are split 80/20, stratified, seed 0. Every model is fitted with
 ``random_state=0`` on the same rows; the backbones use their defaults (``--quick``: at most 10
-epochs) and OptFS its defaults (``--quick``: 5 search epochs).
+epochs) and OptFS its defaults (``--quick``: 5 search epochs). ``--min-frequency 2`` gives
+backbones and OptFS the paper's preprocessing (values seen once merged) in place of the
+encoder's default 10.
+
+Columns: ``values`` is the number of gated (field, code) values, i.e. the encoder's codes of
+every categorical field, its reserved missing and unknown codes included; ``kept_ratio`` the
+share of them whose gate stayed open (each value counts once, however frequent);
+``kept_occurrences`` the share of the training rows' (row, field) cells whose value kept its own
+vector; ``embedding_params`` the parameters of the embedding (categorical table and numeric
+vectors) the predicting model uses.
 
 Usage::
 
     TABNN_DATA=../shared/data python benchmarks/optfs.py            # quick
     TABNN_DATA=../shared/data python benchmarks/optfs.py --full
-    python benchmarks/optfs.py --datasets ctr --backbones FCN --penalties 1e-3 1e-2
+    python benchmarks/optfs.py --datasets ctr --backbones FCN --penalties 0.3 3
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import argparse
 import time
 
 import models  # benchmarks/models.py: the shared train / test splits
+import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -33,12 +43,21 @@ def split(name, quick):
     return models.split(name, quick, quick_sizes=(20_000, 10_000))
 
 
-def run(datasets, backbones, penalties, quick):
+def kept_occurrences(optfs, X):
+    """Share of the (row, categorical field) cells of ``X`` whose value keeps its own vector."""
+    codes = optfs.estimator_.encoder_.encode(X).codes
+    kept = np.concatenate(list(optfs.value_support_.values()))
+    offsets = np.cumsum([0] + [len(m) for m in optfs.value_support_.values()])[:-1]
+    return float(kept[codes + offsets].mean())
+
+
+def run(datasets, backbones, penalties, quick, min_frequency=None):
     rows = []
     for name in datasets:
         X_tr, X_te, y_tr, y_te = split(name, quick)
         for short in backbones:
-            params = {"random_state": 0, **({"max_epochs": 10} if quick else {})}
+            params = {"random_state": 0, **({"max_epochs": 10} if quick else {}),
+                      **({} if min_frequency is None else {"min_frequency": min_frequency})}
             backbone = BACKBONES[short](**params)
             start = time.perf_counter()
             backbone.fit(X_tr, y_tr)
@@ -46,7 +65,8 @@ def run(datasets, backbones, penalties, quick):
             rows.append({
                 "data": name, "model": short, "gate_penalty": "-",
                 "auc": roc_auc_score(y_te, backbone.predict_proba(X_te)[:, 1]),
-                "kept_ratio": 1.0,
+                "values": int(sum(backbone.module_.embedding.cardinalities)),
+                "kept_ratio": 1.0, "kept_occurrences": 1.0,
                 "embedding_params": sum(p.numel() for p in backbone.module_.embedding.parameters()),
                 "seconds": seconds,
             })
@@ -60,7 +80,9 @@ def run(datasets, backbones, penalties, quick):
                 rows.append({
                     "data": name, "model": f"OptFS({short})", "gate_penalty": penalty,
                     "auc": roc_auc_score(y_te, optfs.predict_proba(X_te)[:, 1]),
+                    "values": optfs.n_values_,
                     "kept_ratio": optfs.kept_ratio_,
+                    "kept_occurrences": kept_occurrences(optfs, X_tr),
                     "embedding_params": optfs.embedding_parameters_["pruned"],
                     "seconds": seconds,
                 })
@@ -78,8 +100,11 @@ def main():
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
     parser.add_argument("--penalties", nargs="+", type=float,
                         default=[OptFSClassifier().gate_penalty])
+    parser.add_argument("--min-frequency", type=int, default=None,
+                        help="the backbones' min_frequency (default: theirs, 10)")
     args = parser.parse_args()
-    table = run(args.datasets, args.backbones, args.penalties, quick=not args.full)
+    table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
+                min_frequency=args.min_frequency)
     print(markdown(table))
 
 

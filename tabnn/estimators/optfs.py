@@ -31,31 +31,41 @@ from ._base import NeuralEstimator, fill_doc
 __all__ = ["OptFSClassifier", "OptFSRegressor"]
 
 OPTFS_PARAMETERS = """\
-gate_penalty : float, default=1e-3
-        Strength ``lambda`` of the gate penalty: the search minimises the task loss plus
-        ``lambda`` times the mean over rows of the sum of the row's gates
-        ``sigmoid(T * m)``. A value's gate closes when the loss reduction its vector brings
-        per occurrence is below about ``lambda``. Larger prunes more. (The paper sums over all
-        gates, with ``lambda`` of 1e-9 to 1e-8 scaled to millions of values; see Notes.)
+gate_penalty : float, default=0.3
+        Price of a kept value in total training loss (nats of log-loss summed over the
+        training rows): the search minimises the paper's objective, the mean task loss plus
+        ``lambda * sum_i sigmoid(T * m_i)`` over all values, with
+        ``lambda = gate_penalty / n_train_rows``. Larger prunes more. The paper's ``lambda``
+        (2e-9 to 1e-8 on about 36M Criteo / 32M Avazu training rows) is a ``gate_penalty`` of
+        about 0.06 to 0.4.
     final_temperature : float, default=1000.0
-        Temperature ``T`` of the last search epoch; epoch ``e`` (0-based) of ``E`` uses
-        ``final_temperature ** (e / (E - 1))``, so gates start soft (``T = 1``) and end as a
-        step function of their logits.
+        Temperature ``T`` of the last search step. ``T`` rises geometrically at every step
+        after the warm-up, from 1 to ``final_temperature`` at the last step of the search,
+        however few steps it has, so gates start soft and end as a step function of their
+        logits (learning by continuation).
     search_epochs : int, default=10
-        Epochs of the search (``E``); it always runs them all.
+        Epochs of the search; it always runs them all.
+    warmup_epochs : int, default=1
+        First search epochs with every gate open and fixed (temperature 1): the backbone
+        learns before its gates do. Gate gradients of an untrained network say little about
+        a value's use, and the gates' decisions are made early in the schedule (soon after a
+        logit's ``|T m|`` is a few units it barely moves). Must be below ``search_epochs``.
     rewind_epoch : int, default=0
         The retraining starts from the backbone's weights at the start of this search epoch
         (0: its initial weights; the paper tunes 0 to ``E - 1``). Must be below
         ``search_epochs``.
-    gate_learning_rate : float, default=0.01
-        Step size of the gate logits (Adam steps of about this size; the backbone's weights
-        keep their own ``learning_rate``). Gates start at ``mask_init`` and must be able to
-        cross 0 within the search's few hundred steps on small data, hence more than the
-        weights' rate (the paper uses the weights' rate over ~100,000 steps).
+    gate_learning_rate : float, default=3.0
+        Step size of the gate logits' plain gradient descent, in units of the penalty and the
+        search length: the step is ``gate_learning_rate / (steps * lambda)``, so the gate of
+        a value that lowers the loss by nothing is pushed down by ``gate_learning_rate``
+        times the mean over the search of ``T * sigmoid'(T m)`` (about 0.1 at ``m = 0.5``),
+        whatever the penalty, the data size or the number of steps. Larger decides faster
+        but on noisier gradients.
     mask_init : float, default=0.5
-        Initial gate logit ``m0 > 0``. Gates are ``sigmoid(T * m) / sigmoid(m0)``, exactly 1 at
-        the start, and ``1 / sigmoid(m0)`` for kept values at the end of the search; the
-        retrained embedding starts from the rewound vectors times that factor."""
+        Initial gate logit ``m0 > 0`` (the paper's). Gates are ``sigmoid(T * m) /
+        sigmoid(m0)``, exactly 1 at the start, and ``1 / sigmoid(m0)`` for kept values at the
+        end of the search; the retrained embedding starts from the rewound vectors times that
+        factor."""
 
 OPTFS_ATTRIBUTES = """\
 estimator_ : estimator
@@ -102,13 +112,15 @@ Notes
     fitted twice with the same integer seed, so both fits see the same validation split and
     encoder codes.
 
-    Deviations from the official code, on purpose: (1) the penalty is charged per occurrence
-    of a value in the batch, not summed over all gates at every step: the official form gives
-    the gates of values absent from a batch a pure-penalty gradient that Adam normalises to a
-    step of about the learning rate, so rare values close whatever ``lambda`` is; (2) gates of
-    values absent from a batch are put back after each step, so Adam's momentum does not move
-    them either; (3) the temperature reaches every backbone (the gates live in the embedding),
-    where the official IPNN ignores it. Numeric fields are not gated (the paper bucketises
+    Deviations from the official code, on purpose: (1) the gate logits take plain
+    gradient-descent steps (the backbone's optimiser trains the rest), where the official code
+    uses Adam: Adam normalises every gradient to a step of about its learning rate, so the
+    gates of values absent from a batch move on the penalty (and momentum) alone by that much
+    whatever ``lambda`` is, which is what prunes rare values there; here a gate moves by its
+    gradient, the task's (zero when absent) plus the penalty's; (2) the temperature rises at
+    every step over the whole search (the official code raises it once per epoch, large jumps
+    with few epochs), after a warm-up epoch; (3) the temperature reaches every backbone (the
+    gates live in the embedding), where the official IPNN ignores it. Numeric fields are not gated (the paper bucketises
     them); make a numeric column categorical to gate its values. Without categorical fields
     nothing is gated and the result is the backbone trained twice."""
 
@@ -122,14 +134,12 @@ def _is_neural(kind):
 class _GatedSpec:
     """Embedding specification of the search: the backbone's embedding wrapped in gates."""
 
-    def __init__(self, base, mask_init, strength, logit_scale):
-        self.base, self.mask_init, self.strength = base, mask_init, strength
-        self.logit_scale = logit_scale
+    def __init__(self, base, mask_init):
+        self.base, self.mask_init = base, mask_init
 
     def build(self, cardinalities, n_numeric, dim, **options):
         inner = build_embedding(self.base, cardinalities, n_numeric, dim, **options)
-        return GatedEmbedding(inner, cardinalities, self.mask_init, self.strength,
-                              self.logit_scale)
+        return GatedEmbedding(inner, cardinalities, self.mask_init)
 
 
 class _PrunedSpec:
@@ -154,10 +164,14 @@ def _state(module):
 
 
 class _Search(Callback):
-    """The search schedule: temperature per epoch, rewind checkpoint, gates of absent values
-    put back after every step, gates of the last epoch kept (not early stopping's best)."""
+    """The search schedule: the temperature raised at every step, a gradient-descent step of
+    the gate logits after every optimiser step, the rewind checkpoint, and the gates of the
+    last step kept (not early stopping's best epoch)."""
 
-    def __init__(self, final_temperature, epochs, rewind_epoch):
+    def __init__(self, penalty, gate_learning_rate, final_temperature, epochs, warmup_epochs,
+                 rewind_epoch):
+        self.penalty, self.gate_learning_rate = penalty, gate_learning_rate
+        self.warmup_epochs = warmup_epochs
         self.final_temperature, self.epochs = final_temperature, epochs
         self.rewind_epoch = rewind_epoch
         self.rewind_state_, self.gates_ = None, None
@@ -169,16 +183,34 @@ class _Search(Callback):
         embedding = self._embedding(trainer)
         embedding.before.copy_(embedding.gate_params.detach())
         self.learning_rate_ = float(trainer.optimizer.param_groups[0]["lr"])
+        n = trainer.train[1].shape[0]
+        n_batches = -(-n // trainer.config.batch_size)
+        # the gates stay at their initial logit (temperature 1) while the backbone warms up:
+        # the gate gradients of an untrained network would decide the kept set by noise
+        self.step_ = -self.warmup_epochs * n_batches
+        self.steps_ = (self.epochs - self.warmup_epochs) * n_batches
+        # lambda of the paper's objective (mean loss + lambda * sum of all gates): the price
+        # of a value in total training loss, spread over the rows
+        embedding.strength = self.penalty / n
+        # a value that lowers the loss by nothing has its logit pushed down by
+        # gate_learning_rate * T * sigmoid'(T m) per step / steps: a fixed total over the
+        # search, whatever the penalty, the data size or the number of steps
+        self.step_size_ = self.gate_learning_rate / (self.steps_ * embedding.strength)
+        self._set_temperature(trainer)
 
-    def on_epoch_begin(self, trainer):
-        e = trainer.epoch - 1
-        if e == self.rewind_epoch and self.rewind_state_ is None:
-            self.rewind_state_ = _state(trainer.network)
-        t = self.final_temperature ** (e / max(self.epochs - 1, 1))
+    def _set_temperature(self, trainer):
+        t = self.final_temperature ** (min(max(self.step_, 0), self.steps_ - 1)
+                                       / max(self.steps_ - 1, 1))
         self._embedding(trainer).temperature.fill_(t)
 
+    def on_epoch_begin(self, trainer):
+        if trainer.epoch - 1 == self.rewind_epoch and self.rewind_state_ is None:
+            self.rewind_state_ = _state(trainer.network)
+
     def on_batch_end(self, trainer, batch, n_batches):
-        self._embedding(trainer).restore_unseen()
+        self._embedding(trainer).gate_step(self.step_size_ if self.step_ >= 0 else 0.0)
+        self.step_ += 1
+        self._set_temperature(trainer)
 
     def on_epoch_end(self, trainer):
         # a constant learning rate (as in the paper): undo any plateau decay of this epoch
@@ -239,12 +271,14 @@ class _Rewind(Callback):
 
 
 class _OptFSBase(MetaEstimatorMixin):
-    def __init__(self, estimator=None, *, gate_penalty=1e-3, final_temperature=1000.0,
-                 search_epochs=10, rewind_epoch=0, gate_learning_rate=0.01, mask_init=0.5):
+    def __init__(self, estimator=None, *, gate_penalty=0.3, final_temperature=1000.0,
+                 search_epochs=10, warmup_epochs=1, rewind_epoch=0, gate_learning_rate=3.0,
+                 mask_init=0.5):
         self.estimator = estimator
         self.gate_penalty = gate_penalty
         self.final_temperature = final_temperature
         self.search_epochs = search_epochs
+        self.warmup_epochs = warmup_epochs
         self.rewind_epoch = rewind_epoch
         self.gate_learning_rate = gate_learning_rate
         self.mask_init = mask_init
@@ -280,6 +314,11 @@ class _OptFSBase(MetaEstimatorMixin):
             raise ValueError(
                 f"rewind_epoch must be below search_epochs (a search epoch to rewind to); "
                 f"however: rewind_epoch={self.rewind_epoch}, search_epochs={self.search_epochs}")
+        if self.warmup_epochs >= self.search_epochs:
+            raise ValueError(
+                f"warmup_epochs must be below search_epochs (epochs left to learn the gates); "
+                f"however: warmup_epochs={self.warmup_epochs}, "
+                f"search_epochs={self.search_epochs}")
         backbone = self._backbone()
         base = EMBEDDINGS.get(backbone.embedding) if isinstance(backbone.embedding, str) else (
             backbone.embedding)
@@ -294,11 +333,11 @@ class _OptFSBase(MetaEstimatorMixin):
         fit_args = dict(sample_weight=sample_weight, X_val=X_val, y_val=y_val,
                         sample_weight_val=sample_weight_val)
 
-        search = _Search(float(self.final_temperature), self.search_epochs, self.rewind_epoch)
+        search = _Search(float(self.gate_penalty), float(self.gate_learning_rate),
+                         float(self.final_temperature), self.search_epochs,
+                         self.warmup_epochs, self.rewind_epoch)
         searcher = clone(backbone).set_params(
-            embedding=_GatedSpec(backbone.embedding, float(self.mask_init),
-                                 float(self.gate_penalty),
-                                 float(self.gate_learning_rate) / backbone.learning_rate),
+            embedding=_GatedSpec(backbone.embedding, float(self.mask_init)),
             max_epochs=self.search_epochs, n_iter_no_change=self.search_epochs,
             random_state=seed, callbacks=[search, *user_callbacks])
         searcher.fit(X, y, **fit_args)
@@ -366,9 +405,10 @@ def _value_name(field, code):
 
 
 _CONSTRAINTS = {
-    "gate_penalty": [Interval("real", 0)],
+    "gate_penalty": [Interval("real", 0, None, closed="neither")],
     "final_temperature": [Interval("real", 1, None)],
     "search_epochs": [Interval("int", 1)],
+    "warmup_epochs": [Interval("int", 0)],
     "rewind_epoch": [Interval("int", 0)],
     "gate_learning_rate": [Interval("real", 0, None, closed="neither")],
     "mask_init": [Interval("real", 0, None, closed="neither")],
@@ -381,7 +421,8 @@ class OptFSClassifier(ClassifierMixin, _OptFSBase, BaseEstimator):
     Every value of every categorical field (every encoder code, reserved missing and unknown
     codes included) gets a learnable gate on its embedding. A search of ``search_epochs``
     epochs trains the backbone with the gates and a penalty pushing them closed, raising the
-    gates' temperature every epoch until they are step functions (learning by continuation).
+    gates' temperature at every step after a warm-up epoch until they are step functions
+    (learning by continuation).
     The values whose gate logit ends above 0 are kept; the backbone is then retrained from its
     rewound weights on an embedding holding only the kept values, every pruned value mapped to
     its field's unknown code, and predicts with that smaller embedding.

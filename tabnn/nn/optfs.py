@@ -44,29 +44,6 @@ class _Wrapper(Embedding):
         return self.inner.embedding_tables()
 
 
-class _GatePenalty(torch.autograd.Function):
-    """Identity on the gathered gate logits whose backward adds the gradient of
-    ``strength / B * sum over rows and fields of sigmoid(T * m)``.
-
-    The penalty is charged per occurrence of a value in the batch (a mean over rows), so a
-    value that is absent from a batch gets no gradient at all, and a gate closes when the
-    loss reduction it brings per occurrence is below ``strength``, however rare the value.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, temperature, strength):
-        ctx.save_for_backward(logits, temperature)
-        ctx.strength = strength
-        return logits.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        logits, temperature = ctx.saved_tensors
-        s = torch.sigmoid(temperature * logits)
-        scale = ctx.strength / max(logits.shape[0], 1)
-        return grad + (scale * temperature) * s * (1 - s), None, None
-
-
 class GatedEmbedding(_Wrapper):
     """An embedding whose categorical field vectors are scaled by one gate per value.
 
@@ -80,22 +57,28 @@ class GatedEmbedding(_Wrapper):
     mask_init : float, default=0.5
         Initial gate logit ``m0``. Gates are divided by ``sigmoid(m0)``, so at temperature 1
         every gate is exactly 1 and the gated model equals the wrapped one.
-    strength : float, default=1e-3
-        Penalty per occurrence of a value (see :class:`_GatePenalty`), pushing gates closed.
-    logit_scale : float, default=1.0
-        The logits are stored divided by this factor (``m = logit_scale * gate_params``): an
-        optimiser whose steps are about its learning rate (Adam) then moves the logits
-        ``logit_scale`` times faster than the other weights.
+    strength : float, default=0.0
+        ``lambda`` of the penalty ``lambda * sum_i sigmoid(T * m_i)`` over all gates, added to
+        the (batch-mean) task loss by :meth:`gate_step`.
 
     Attributes
     ----------
     gate_params : Parameter of shape (n_values,)
-        Learnable ``m / logit_scale``; a value is kept when ``m > 0``.
+        The gate logits ``m``; a value is kept when ``m > 0``.
     temperature : Tensor (buffer)
-        Current temperature ``T`` (set in place, e.g. by a per-epoch schedule).
+        Current temperature ``T`` (set in place by the search schedule).
+
+    Notes
+    -----
+    The logits are meant to be updated by :meth:`gate_step` (plain gradient descent) after
+    each optimiser step, which replaces whatever the optimiser did to them: an adaptive
+    optimiser (Adam) moves a parameter by about its learning rate whatever the size of its
+    gradient, so the gate of a value absent from a batch would move on the penalty (or on
+    momentum) alone, and a rare value's gate could move at most about one learning rate per
+    occurrence -- too little to decide in a short search.
     """
 
-    def __init__(self, inner, cardinalities, mask_init=0.5, strength=1e-3, logit_scale=1.0):
+    def __init__(self, inner, cardinalities, mask_init=0.5, strength=0.0):
         super().__init__()
         cardinalities = [int(c) for c in cardinalities]
         if len(cardinalities) != inner.n_categorical:
@@ -104,15 +87,10 @@ class GatedEmbedding(_Wrapper):
                 f"embedding ({inner.n_categorical}); however: {len(cardinalities)} given")
         self.inner, self.cardinalities = inner, cardinalities
         self.mask_init, self.strength = float(mask_init), float(strength)
-        self.logit_scale = float(logit_scale)
         self.register_buffer("offsets", torch.as_tensor(value_offsets(cardinalities)))
-        self.gate_params = torch.nn.Parameter(
-            torch.full((sum(cardinalities),), self.mask_init / self.logit_scale))
+        self.gate_params = torch.nn.Parameter(torch.full((sum(cardinalities),), self.mask_init))
         self.register_buffer("temperature", torch.ones(()))
-        # values seen by the current training step, and the logits before it: gates of absent
-        # values are put back after the step (Adam's momentum would move them otherwise)
-        self.register_buffer("seen", torch.zeros(sum(cardinalities), dtype=torch.bool),
-                             persistent=False)
+        # the logits after the last gate step: the optimiser's move of them is undone
         self.register_buffer("before", self.gate_params.detach().clone(), persistent=False)
 
     @property
@@ -125,11 +103,11 @@ class GatedEmbedding(_Wrapper):
     @property
     def gate_logits(self):
         """The logits ``m`` of every value (a tensor of shape (n_values,))."""
-        return self.gate_params * self.logit_scale
+        return self.gate_params
 
     def gates(self, ids):
         """Gate values of the global value ids ``ids`` at the current temperature."""
-        return self._gate(self.gate_logits[ids])
+        return self._gate(self.gate_params[ids])
 
     def _gate(self, logits):
         # divided by the initial gate, so every gate is 1 at the start (temperature 1)
@@ -139,22 +117,29 @@ class GatedEmbedding(_Wrapper):
         out = self.inner(codes, numeric, numeric_missing)
         if not self.cardinalities:
             return out
-        ids = self.value_ids(codes)
-        logits = self.gate_params[ids] * self.logit_scale
-        if self.training and torch.is_grad_enabled():
-            self.seen.index_fill_(0, ids.reshape(-1), True)
-            logits = _GatePenalty.apply(logits, self.temperature, self.strength)
-        gates = self._gate(logits)
+        gates = self._gate(self.gate_params[self.value_ids(codes)])
         fc = self.n_categorical
         gated = out[:, :fc] * gates.unsqueeze(-1).to(out.dtype)
         return gated if fc == out.shape[1] else torch.cat([gated, out[:, fc:]], dim=1)
 
     @torch.no_grad()
-    def restore_unseen(self):
-        """Put back the logits of the values absent from the last step(s); start a new step."""
-        self.gate_params.copy_(torch.where(self.seen, self.gate_params, self.before))
+    def penalty_gradient(self, logits=None):
+        """Gradient of ``strength * sum_i sigmoid(T * m_i)`` with respect to the logits."""
+        logits = self.gate_params if logits is None else logits
+        s = torch.sigmoid(self.temperature * logits)
+        return (self.strength * self.temperature) * s * (1 - s)
+
+    @torch.no_grad()
+    def gate_step(self, learning_rate):
+        """One gradient-descent step of the logits on the task loss's gradient (left in
+        ``gate_params.grad`` by the last backward pass) plus the penalty's, from the logits
+        after the previous gate step (whatever the optimiser did to them is undone)."""
+        grad = self.gate_params.grad
+        step = self.penalty_gradient(self.before)
+        if grad is not None and torch.isfinite(grad).all():
+            step = step + grad
+        self.gate_params.copy_(self.before - learning_rate * step)
         self.before.copy_(self.gate_params)
-        self.seen.zero_()
 
     @torch.no_grad()
     def kept(self):

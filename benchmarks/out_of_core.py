@@ -46,6 +46,18 @@ def _model(args):
 
 
 def _peak_mib():
+    """Peak resident memory of this process since it started.
+
+    ``VmHWM`` of the process image: ``ru_maxrss`` survives ``exec`` on Linux, so a child of a
+    parent that built the 20M-row table would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -155,6 +167,9 @@ def main():
     parser.add_argument("--subset-epochs", type=int, default=None,
                         help="epochs of the fits on the subset (default: --epochs); one pass "
                              "over 20M streamed rows sees more data than three over 2M")
+    parser.add_argument("--data", default=None,
+                        help="folder of train/test/subset.parquet from an earlier run "
+                             "(same --rows and --subset) instead of writing new ones")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--train", help=argparse.SUPPRESS)
@@ -170,7 +185,11 @@ def main():
         args.subset_epochs = args.epochs
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        paths = _write_data(args, folder)
+        if args.data:  # tables written by an earlier run (train/test/subset.parquet)
+            paths = {k: os.path.join(args.data, f"{k}.parquet")
+                     for k in ("train", "test", "subset")}
+        else:
+            paths = _write_data(args, folder)
         size = os.path.getsize(paths["train"]) / 2**20
         print(f"make_ctr: {args.rows:,d} training rows ({size:.0f} MiB parquet) + "
               f"{TEST_ROWS:,d} test rows in {time.perf_counter() - start:.0f}s; "

@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import InstanceOf, Interval, Options, validate_params
+from .._params import InstanceOf, Interval, Options, RandomState, validate_params
 from ..callbacks import Callback
 from ..encoding import MISSING, UNKNOWN
 from ..nn.embedding import EMBEDDINGS, FieldEmbedding, build_embedding
@@ -65,7 +65,11 @@ gate_penalty : float, default=0.3
         Initial gate logit ``m0 > 0`` (the paper's). Gates are ``sigmoid(T * m) /
         sigmoid(m0)``, exactly 1 at the start, and ``1 / sigmoid(m0)`` for kept values at the
         end of the search; the retrained embedding starts from the rewound vectors times that
-        factor."""
+        factor.
+    random_state : int, RandomState instance or None, default=None
+        Seed of both fits of the backbone (one integer seed for the search and the
+        retraining, so both see the same validation split, encoder codes and batch order).
+        None: the backbone's own ``random_state``."""
 
 OPTFS_ATTRIBUTES = """\
 estimator_ : estimator
@@ -273,7 +277,7 @@ class _Rewind(Callback):
 class _OptFSBase(MetaEstimatorMixin):
     def __init__(self, estimator=None, *, gate_penalty=0.3, final_temperature=1000.0,
                  search_epochs=10, warmup_epochs=1, rewind_epoch=0, gate_learning_rate=3.0,
-                 mask_init=0.5):
+                 mask_init=0.5, random_state=None):
         self.estimator = estimator
         self.gate_penalty = gate_penalty
         self.final_temperature = final_temperature
@@ -282,6 +286,7 @@ class _OptFSBase(MetaEstimatorMixin):
         self.rewind_epoch = rewind_epoch
         self.gate_learning_rate = gate_learning_rate
         self.mask_init = mask_init
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -328,7 +333,9 @@ class _OptFSBase(MetaEstimatorMixin):
                 f"{backbone.embedding!r} reads raw value hashes instead: use an embedding "
                 f"that reads codes (e.g. 'field')")
         # one integer seed for both fits: same validation split, encoder codes, batch order
-        seed = int(check_random_state(backbone.random_state).randint(np.iinfo(np.int32).max))
+        random_state = (backbone.random_state if self.random_state is None
+                        else self.random_state)
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         user_callbacks = list(backbone.callbacks or ())
         fit_args = dict(sample_weight=sample_weight, X_val=X_val, y_val=y_val,
                         sample_weight_val=sample_weight_val)
@@ -412,6 +419,7 @@ _CONSTRAINTS = {
     "rewind_epoch": [Interval("int", 0)],
     "gate_learning_rate": [Interval("real", 0, None, closed="neither")],
     "mask_init": [Interval("real", 0, None, closed="neither")],
+    "random_state": [RandomState()],
 }
 
 

@@ -199,6 +199,9 @@ def _logits(network, batch):
     return as_output(network(*batch)).logits.double()
 
 
+_PAD_ROWS = 16
+
+
 @torch.no_grad()
 def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
                     mixed_precision=False):
@@ -208,7 +211,11 @@ def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
     (attention maps). ``fn`` returns a tensor or a list / tuple of tensors (rows on axis 0);
     the result is the same structure of numpy arrays. ``batch_size=None`` takes
     :func:`predict_batch_size` of the device. Outputs stay on the device until the last
-    batch, so a GPU is not synchronised once per batch.
+    batch, so a GPU is not synchronised once per batch. A batch is padded to a multiple of
+    16 rows (copies of its last row, whose outputs are dropped): the CPU's matrix kernels
+    choose their code path, and so their rounding, from the number of rows, and with a few
+    rows a row's float32 result would depend on how many rows were predicted with it; padded,
+    ``predict(X[i:i+1])`` equals ``predict(X)[i]`` bit for bit.
     """
     network.eval()
     device = device or next(network.parameters()).device
@@ -218,7 +225,13 @@ def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
     with _autocast(device, mixed_precision):
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
-            outs.append(fn(network, batch))
+            rows = batch[0].shape[0]
+            pad = -rows % _PAD_ROWS
+            if pad:
+                batch = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])]) for t in batch]
+            out = fn(network, batch)
+            outs.append(type(out)(o[:rows] for o in out) if isinstance(out, (list, tuple))
+                        else out[:rows])
     if isinstance(outs[0], (list, tuple)):
         return [torch.cat(parts).cpu().numpy() for parts in zip(*outs)]
     return torch.cat(outs).cpu().numpy()

@@ -77,7 +77,7 @@ class TwoHeadClassifier(NeuralClassifierMixin, ClassifierMixin, NeuralEstimator)
 
 
 class Heat(Callback):
-    """Stage callback: raises the model's temperature each epoch (as OptFS's search does)."""
+    """Stage callback: raises the model's temperature each epoch."""
 
     def on_epoch_begin(self, trainer):
         trainer.network.model.temperature = float(trainer.epoch)

@@ -204,14 +204,15 @@ _PAD_ROWS = 16
 
 @torch.no_grad()
 def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
-                    mixed_precision=False):
+                    mixed_precision=False, pad=False):
     """``fn(network, batch)`` over ``inputs`` in batches, in evaluation mode, concatenated.
 
     The one batched forward pass behind prediction, validation and per-row explanations
     (attention maps). ``fn`` returns a tensor or a list / tuple of tensors (rows on axis 0);
     the result is the same structure of numpy arrays. ``batch_size=None`` takes
     :func:`predict_batch_size` of the device. Outputs stay on the device until the last
-    batch, so a GPU is not synchronised once per batch. A batch is padded to a multiple of
+    batch, so a GPU is not synchronised once per batch. With ``pad`` (predictions: ``fn``
+    returns one output per row) a batch is padded to a multiple of
     16 rows (copies of its last row, whose outputs are dropped): the CPU's matrix kernels
     choose their code path, and so their rounding, from the number of rows, and with a few
     rows a row's float32 result would depend on how many rows were predicted with it; padded,
@@ -226,9 +227,9 @@ def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size].to(device, non_blocking=True) for t in inputs]
             rows = batch[0].shape[0]
-            pad = -rows % _PAD_ROWS
-            if pad:
-                batch = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])]) for t in batch]
+            extra = -rows % _PAD_ROWS if pad else 0
+            if extra:
+                batch = [torch.cat([t, t[-1:].expand(extra, *t.shape[1:])]) for t in batch]
             out = fn(network, batch)
             outs.append(type(out)(o[:rows] for o in out) if isinstance(out, (list, tuple))
                         else out[:rows])
@@ -239,7 +240,8 @@ def forward_batches(network, inputs, fn=_logits, batch_size=None, device=None,
 
 def predict_network(network, inputs, batch_size=None, device=None, mixed_precision=False):
     """Float64 logits of ``network`` over ``inputs`` (see :func:`forward_batches`)."""
-    return forward_batches(network, inputs, _logits, batch_size, device, mixed_precision)
+    return forward_batches(network, inputs, _logits, batch_size, device, mixed_precision,
+                           pad=True)
 
 
 def validation_scores(logits, y, w, config):

@@ -667,7 +667,7 @@ class NeuralEstimator(BaseEstimator):
             if isinstance(out, (tuple, list)):  # several embeddings of the same fields
                 return type(out)(permute(_, __, part) for part in out)
             out = out.clone()
-            out[:, field[0]] = out[perm, field[0]]
+            out[:n, field[0]] = out[perm, field[0]]  # rows past n: the prediction's padding
             return out
 
         def loss():

@@ -667,11 +667,13 @@ class NeuralEstimator(BaseEstimator):
             if isinstance(out, (tuple, list)):  # several embeddings of the same fields
                 return type(out)(permute(_, __, part) for part in out)
             out = out.clone()
-            out[:n, field[0]] = out[perm, field[0]]  # rows past n: the prediction's padding
+            out[:, field[0]] = out[perm, field[0]]
             return out
 
         def loss():
-            logits = torch.as_tensor(predict_network(module, inputs, n, device, mixed))
+            # one unpadded batch of the n rows: the permutation is over exactly those rows
+            logits = torch.as_tensor(forward_batches(module, inputs, batch_size=n,
+                                                     device=device, mixed_precision=mixed))
             return task_loss(self._task, logits, y, w).item()
 
         positions, _ = self._field_order()

@@ -19,7 +19,9 @@ Modes::
         --numeric-embedding linear piecewise periodic --datasets adult bank_marketing
 
 ``--numeric-embedding`` fits each neural model once per value (named ``AutoInt[piecewise]``);
-``--params`` sets other parameters of the neural models, e.g. ``--params max_epochs=5``.
+``--params`` sets other parameters of the neural models, e.g. ``--params max_epochs=5``;
+``--variant NAME key=value ...`` (repeatable) adds each neural model once more with those
+parameters, named ``AutoInt[NAME]``, to compare candidate defaults on the same folds.
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ def classification_sets(min_rows=MIN_ROWS):
     return out
 
 
-def neural_models(names, numeric_embeddings, params):
-    """``{display name: unfitted classifier}`` for the neural models ``names`` (None: all)."""
+def neural_models(names, numeric_embeddings, params, variants=None):
+    """``{display name: unfitted classifier}`` for the neural models ``names`` (None: all);
+    ``variants`` (``{label: params}``) adds each model once more per entry."""
     available = {n.removesuffix("Classifier"): cls for n, cls in all_estimators("neural")
                  if n.endswith("Classifier")}
     names = list(available) if names is None else names
@@ -79,7 +82,14 @@ def neural_models(names, numeric_embeddings, params):
                 est.set_params(numeric_embedding=kind)
                 label = f"{name}[{kind}]"
             out[label] = est
+        for variant, extra in (variants or {}).items():
+            out[f"{name}[{variant}]"] = available[name](**{**params, **extra})
     return out
+
+
+def parse_variant(words):
+    """``["small", "attention_head_dim=8", "attend_numeric=False"]`` -> ``("small", {...})``."""
+    return words[0], parse_params(words[1:])
 
 
 def subsample(X, y, max_rows, seed=0):
@@ -131,6 +141,9 @@ def main():
                         help="fit each neural model with each of these numeric embeddings")
     parser.add_argument("--params", nargs="+", default=None,
                         help="parameters of the neural models, e.g. max_epochs=5")
+    parser.add_argument("--variant", action="append", nargs="+", default=None,
+                        metavar="NAME key=value",
+                        help="each neural model once more with these parameters")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--folds", type=int, default=None, help="default: 3 quick, 5 full")
     parser.add_argument("--max-rows", type=int, default=None,
@@ -160,7 +173,8 @@ def main():
             keep = np.sort(keep)
             X, y = X.iloc[keep].reset_index(drop=True), y[keep]
         X, y = subsample(X, y, max_rows)
-        estimators = neural_models(models, args.numeric_embedding, parse_params(args.params))
+        estimators = neural_models(models, args.numeric_embedding, parse_params(args.params),
+                                   dict(parse_variant(v) for v in args.variant or ()))
         if not args.no_baselines:
             task = "binary" if len(np.unique(y)) == 2 else "multiclass"
             estimators.update({b: BASELINES[b](task) for b in BASELINE_MODELS})

@@ -27,9 +27,10 @@ print(f"test accuracy {clf.score(X_test, y_test):.4f}")
 
 # %%
 # Mean attention over the test rows, per layer: ``maps[l]`` has shape (rows, heads, F, F).
-maps = clf.attention_maps(X_test)
-fields = [f.name for f in clf.encoder_.schema_]
-print("fields in attention order:", fields)
+# By default only the categorical fields are attended (``attend_numeric=False``); the
+# numeric ones go to the DNN branch.
+maps, fields = clf.attention_maps(X_test, return_fields=True)
+print("attended fields:", fields)
 print("layer 0, mean over rows and heads, row C1:", maps[0].mean(axis=(0, 1))[0].round(3))
 
 # %%

@@ -160,7 +160,7 @@ def test_verbose_prints_one_line_per_epoch(capsys):
 
 def test_attention_maps_sum_to_one(xor_data):
     X, y = xor_data[0].iloc[:500], xor_data[1][:500]
-    clf = AutoIntClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    clf = AutoIntClassifier(**{**FAST, "max_epochs": 1}, attend_numeric=True).fit(X, y)
     maps = clf.attention_maps(X.iloc[:7])
     assert len(maps) == 2
     assert maps[0].shape == (7, 2, X.shape[1], X.shape[1])

@@ -224,7 +224,8 @@ def test_feature_importances_before_fit_and_after_pickle(planted, tmp_path):
 def test_attention_maps_in_input_order(planted):
     X = planted.data
     reordered = X[[*planted.numeric_features, *planted.categorical_features]]  # numeric first
-    clf = AutoIntClassifier(max_epochs=1, **SMALL).fit(reordered, planted.target)
+    clf = AutoIntClassifier(max_epochs=1, attend_numeric=True, **SMALL).fit(
+        reordered, planted.target)
     maps, fields = clf.attention_maps(reordered.iloc[:5], return_fields=True)
     assert fields == list(reordered.columns)
     assert maps[0].shape == (5, 1, len(fields), len(fields))

@@ -11,6 +11,17 @@ if "TABNN_DATA" not in os.environ and _SHARED.is_dir():
 import pytest  # noqa: E402  (after the environment set-up above)
 
 
+def pytest_configure(config):
+    # Under pytest-xdist (`-n auto`, as CI runs) every worker is its own process: give each
+    # an equal share of the cores, so two workers on two cores do not each start two torch
+    # (and OpenMP) threads and fight over them.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 @pytest.fixture(scope="session")
 def xor_data():
     """The planted interaction of the neural-model tests: y depends on C1 x C2 alone.

@@ -26,7 +26,8 @@ def fitted():
     data = make_ctr(n_samples=1500, n_categorical=4, n_numeric=2, cardinality=6,
                     interactions=0, main_effects=2, main_effect_strength=2.0, random_state=0)
     clf = AutoIntClassifier(max_epochs=3, attention_layers=1, attention_heads=2,
-                            attention_head_dim=8, dnn_hidden=(16,), random_state=0)
+                            attention_head_dim=8, attend_numeric=True, dnn_hidden=(16,),
+                            random_state=0)
     return clf.fit(data.data, data.target), data
 
 

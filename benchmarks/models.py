@@ -16,11 +16,14 @@ Usage::
     TABNN_DATA=../shared/data python benchmarks/models.py --models FCN AutoInt
     TABNN_DATA=../shared/data python benchmarks/models.py --models FCN --datasets ctr adult
     python benchmarks/models.py --models FCN AutoInt --speed --datasets
+    # a candidate default against the defaults, on the same rows
+    python benchmarks/models.py --models AutoInt --datasets ctr --params attention_head_dim=32
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 import warnings
 
@@ -55,11 +58,12 @@ def split(name, quick, quick_sizes=(50_000, 20_000)):
     return train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
 
 
-def quality(models, datasets, quick):
+def quality(models, datasets, quick, params=None):
     tables = []
     for name in datasets:
         X_tr, X_te, y_tr, y_te = split(name, quick)
-        table = compare_split({m: cls(random_state=0) for m, cls in models.items()},
+        table = compare_split({m: cls(random_state=0, **(params or {}))
+                               for m, cls in models.items()},
                               X_tr, y_tr, X_te, y_te)
         table.insert(0, "rows", len(X_tr) + len(X_te))
         table.insert(0, "data set", name)
@@ -93,6 +97,8 @@ def main():
     parser.add_argument("--speed", action="store_true", help="also the speed table")
     parser.add_argument("--quick", action="store_true", help="50k / 20k rows of the CTR table")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--params", nargs="+", default=(), metavar="key=value",
+                        help="parameters of every model in the quality table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -101,7 +107,14 @@ def main():
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; available: {sorted(available)}")
     models = {m: available[m] for m in (args.models or available)}
-    table = quality(models, args.datasets, args.quick)
+    params = {}
+    for item in args.params:
+        key, _, value = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    table = quality(models, args.datasets, args.quick, params)
     if table is not None:
         print(table.to_string(index=False, float_format="%.4f"), flush=True)
     if args.speed:

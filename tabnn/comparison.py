@@ -404,12 +404,22 @@ def _score(task, metrics, y_true, est, X_test, classes):
         elif m == "logloss":
             out[m] = log_loss(y_true, np.clip(proba, 1e-15, 1), labels=classes)
         elif m == "auc":
-            try:
-                out[m] = (roc_auc_score(y_true, proba[:, 1]) if task == "binary" else
-                          roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
-            except ValueError:  # a class missing from the test fold
-                out[m] = np.nan
+            out[m] = _auc(task, y_true, proba, classes)
     return {m: float(v) for m, v in out.items()}, seconds
+
+
+def _auc(task, y_true, proba, classes):
+    """ROC AUC; multi-class: one-vs-rest, macro over the classes the test rows contain (a
+    class too rare to reach every fold has no positives there, so no AUC of its own)."""
+    present = np.isin(classes, y_true)
+    if present.sum() < 2:
+        return np.nan
+    if task == "binary":
+        return roc_auc_score(y_true, proba[:, 1])
+    if present.all():
+        return roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    return float(np.mean([roc_auc_score(y_true == c, proba[:, i])
+                          for i, c in enumerate(classes) if present[i]]))
 
 
 def _size(est):

@@ -93,6 +93,18 @@ def test_multiclass_and_regression_scores():
     assert reg["rmse"].is_monotonic_increasing
 
 
+def test_multiclass_auc_with_a_class_too_rare_for_every_fold():
+    # 2 rows of class "rare" cannot reach 3 test folds: that fold's AUC is the mean of the
+    # one-vs-rest AUCs of the classes it has (sklearn's macro over all classes elsewhere)
+    data = make_ctr(n_samples=300, n_categorical=3, n_numeric=2, cardinality=6,
+                    interactions=[("C1", "C2")], random_state=0)
+    labels = np.where(data.data["I1"] > data.data["I1"].median(), "high", "low").astype(object)
+    labels[:2] = "rare"
+    table = compare(data.data, labels, ["linear"], cv=3, scoring=["auc"])
+    folds = table.attrs["folds"]
+    assert np.isfinite(folds["auc"]).all() and (folds["auc"] > 0.5).all()
+
+
 def test_every_model_sees_the_same_folds(binary):
     X, y = binary
     table = compare(X, y, {"a": Spy("a"), "b": Spy("b"), "linear": BASELINES["linear"](

@@ -21,7 +21,8 @@ Modes::
 ``--numeric-embedding`` fits each neural model once per value (named ``AutoInt[piecewise]``);
 ``--params`` sets other parameters of the neural models, e.g. ``--params max_epochs=5``;
 ``--variant NAME key=value ...`` (repeatable) adds each neural model once more with those
-parameters, named ``AutoInt[NAME]``, to compare candidate defaults on the same folds.
+parameters, named ``AutoInt[NAME]``, to compare candidate defaults on the same folds. Values
+are Python literals or specifications such as ``numeric_embedding=Periodic(frequency_scale=0.3)``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from tabnn.comparison import BASELINES, compare
 from tabnn.datasets import list_datasets, load_dataset
 from tabnn.datasets._real import _SPECS
 from tabnn.estimators import all_estimators
+from tabnn.nn.hashed_embedding import UnifiedEmbedding
+from tabnn.nn.numeric_embedding import Linear, Periodic, PiecewiseLinear
 
 MIN_ROWS = 5000
 QUICK_MODELS = ("AutoInt", "FCN")
@@ -101,14 +104,32 @@ def subsample(X, y, max_rows, seed=0):
     return X.iloc[rows].reset_index(drop=True), y[rows]
 
 
+#: specification objects a parameter value may name, e.g. ``Periodic(frequency_scale=0.3)``
+SPECS = {"Linear": Linear, "Periodic": Periodic, "PiecewiseLinear": PiecewiseLinear,
+         "UnifiedEmbedding": UnifiedEmbedding}
+
+
+def parse_value(text):
+    """A Python literal, a call of one of :data:`SPECS` with literal arguments, or the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        pass
+    try:
+        call = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return text
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id in SPECS and not call.args):
+        return SPECS[call.func.id](**{k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    return text
+
+
 def parse_params(items):
     out = {}
     for item in items or ():
         key, _, value = item.partition("=")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
+        out[key] = parse_value(value)
     return out
 
 

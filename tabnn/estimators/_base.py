@@ -65,7 +65,6 @@ embedding : {"field", "unified", "hashed"} or embedding specification, default="
     embedding_dim : int, default=16
         Size ``d`` of every field embedding.
     numeric_embedding : {"linear", "piecewise", "periodic"} or specification, default="linear"
-        (AutoInt: ``"periodic"``)
         How a numeric value becomes its field vector (:mod:`tabnn.nn.numeric_embedding`), in
         every embedding. ``"linear"``: a learned vector scaled by the value. ``"piecewise"``:
         a learned piecewise-linear function of the value with knots at the encoder's quantile
@@ -366,9 +365,7 @@ class NeuralEstimator(BaseEstimator):
     def __init_subclass__(cls, **kwargs):
         # A model's __init__ lists its own parameters and passes ``**common`` on; scikit-learn
         # reads parameters from the signature, so the common ones are written into it here:
-        # every model then has exactly the base's common parameters with their defaults. A
-        # model that lists a common parameter itself (to give it another default) passes it
-        # on by name and keeps its own entry.
+        # every model then has exactly the base's common parameters with their defaults.
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None:
@@ -377,7 +374,7 @@ class NeuralEstimator(BaseEstimator):
             if params[-1].kind is inspect.Parameter.VAR_KEYWORD:
                 common = [p for name, p in
                           inspect.signature(NeuralEstimator.__init__).parameters.items()
-                          if name != "self" and name not in signature.parameters]
+                          if name != "self"]
                 init.__signature__ = signature.replace(parameters=[*params[:-1], *common])
         if issubclass(cls, NeuralClassifierMixin):
             _add_class_weight(cls)

@@ -63,13 +63,9 @@ class _AutoIntBase(NeuralEstimator):
         dnn_hidden=(256, 128),
         dropout=0.0,
         attend_numeric=False,
-        numeric_embedding="periodic",
         **common,
     ):
-        # periodic features let the DNN fit threshold and non-monotone effects of numeric
-        # columns that one scaled vector cannot: ahead of "linear" on most real tables of
-        # docs/benchmarks.md (the other models keep "linear" until measured the same way)
-        super().__init__(numeric_embedding=numeric_embedding, **common)
+        super().__init__(**common)
         self.attention_layers = attention_layers
         self.attention_heads = attention_heads
         self.attention_head_dim = attention_head_dim
@@ -135,8 +131,7 @@ class AutoIntClassifier(NeuralClassifierMixin, ClassifierMixin, _AutoIntBase):
     Multi-head self-attentive interacting layers with residual connections learn feature
     interactions of growing order (Song et al., CIKM 2019). A parallel feed-forward network on
     the flat embeddings is added by default (AutoInt+); ``dnn_hidden=()`` gives plain AutoInt.
-    The defaults are chosen for time as much as score: 3 layers of 2 heads of 8 (the paper:
-    32) over the categorical fields; numeric fields, as periodic features, go to the DNN.
+    Attention sizes follow the paper (3 layers, 2 heads of 32).
 
     Parameters
     ----------

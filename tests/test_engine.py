@@ -223,11 +223,6 @@ def test_neural_estimator_trains_with_weight_decay_on_dense_weights_only(data):
     assert float(a.module_.model.main.weight.norm()) < float(b.module_.model.main.weight.norm())
 
 
-#: common parameters whose default a model sets otherwise (its own __init__ lists them)
-OTHER_DEFAULTS = {"AutoIntClassifier": {"numeric_embedding": "periodic"},
-                  "AutoIntRegressor": {"numeric_embedding": "periodic"}}
-
-
 def test_every_neural_estimator_has_the_common_parameters_plus_its_own():
     common = inspect.signature(NeuralEstimator.__init__).parameters
     common = {k: v.default for k, v in common.items() if k != "self"}
@@ -239,12 +234,8 @@ def test_every_neural_estimator_has_the_common_parameters_plus_its_own():
         own = {k for klass in cls.__mro__ if klass is not NeuralEstimator
                for k in klass.__dict__.get("_param_constraints", {})}
         assert set(params) == set(common) | own, name
-        assert {k: params[k] for k in common} == {**common, **OTHER_DEFAULTS.get(name, {})}, name
+        assert {k: params[k] for k in common} == common, name
         assert not own & set(common), name
-        # the default the signature shows is the one an instance gets
-        est = cls()
-        assert {k: getattr(est, k) for k in OTHER_DEFAULTS.get(name, {})} == (
-            OTHER_DEFAULTS.get(name, {})), name
 
 
 def test_models_are_sized_from_the_embedding_they_get(data):

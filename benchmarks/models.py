@@ -23,7 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 import warnings
 
@@ -35,6 +34,8 @@ from sklearn.model_selection import train_test_split
 from tabnn.comparison import compare_split, ctr_benchmark_data
 from tabnn.datasets import load_dataset
 from tabnn.estimators import all_estimators
+
+from real_data import parse_params  # the same key=value parsing (literals, specifications)
 
 DATASETS = ("ctr", "criteo_sample", "avazu_sample", "frappe", "adult", "bank_marketing")
 
@@ -107,14 +108,7 @@ def main():
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; available: {sorted(available)}")
     models = {m: available[m] for m in (args.models or available)}
-    params = {}
-    for item in args.params:
-        key, _, value = item.partition("=")
-        try:
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[key] = value
-    table = quality(models, args.datasets, args.quick, params)
+    table = quality(models, args.datasets, args.quick, parse_params(args.params))
     if table is not None:
         print(table.to_string(index=False, float_format="%.4f"), flush=True)
     if args.speed:

@@ -37,11 +37,10 @@ def test_planted_third_order_interaction_beats_linear_and_reaches_autoint(third_
     fit = dict(max_epochs=10, early_stopping=False)
     fcn = FCNClassifier(**SMALL, **fit).fit(X, y)
     auc = roc_auc_score(yt, fcn.predict_proba(Xt)[:, 1])
-    # the reference: AutoInt as the paper runs it (every field attended, linear numerics)
+    # the reference: AutoInt as the paper runs it, every field attended
     autoint = AutoIntClassifier(embedding_dim=8, attention_layers=2, attention_heads=2,
-                                attention_head_dim=8, attend_numeric=True,
-                                numeric_embedding="linear", batch_size=256, random_state=0,
-                                **fit).fit(X, y)
+                                attention_head_dim=8, attend_numeric=True, batch_size=256,
+                                random_state=0, **fit).fit(X, y)
     auc_autoint = roc_auc_score(yt, autoint.predict_proba(Xt)[:, 1])
     cats = list(X.select_dtypes("category").columns)
     auc_linear = linear_auc(X, y, Xt, yt, cats)

@@ -43,7 +43,7 @@ from tabnn.datasets import list_datasets, load_dataset
 from tabnn.datasets._real import _SPECS
 from tabnn.estimators import all_estimators
 from tabnn.nn.hashed_embedding import UnifiedEmbedding
-from tabnn.nn.numeric_embedding import Linear, Periodic, PiecewiseLinear
+from tabnn.nn.numeric_embedding import Linear, Periodic, PiecewiseLinear, WithValues
 
 MIN_ROWS = 5000
 QUICK_MODELS = ("AutoInt", "FCN")
@@ -106,6 +106,7 @@ def subsample(X, y, max_rows, seed=0):
 
 #: specification objects a parameter value may name, e.g. ``Periodic(frequency_scale=0.3)``
 SPECS = {"Linear": Linear, "Periodic": Periodic, "PiecewiseLinear": PiecewiseLinear,
+         "WithValues": WithValues,
          "UnifiedEmbedding": UnifiedEmbedding}
 
 

@@ -49,6 +49,9 @@ __all__ = [
 MISSING = 0
 UNKNOWN = 1
 N_RESERVED = 2
+#: numeric columns with at most this many distinct training values keep their frequent values
+#: (``FieldSpec.values``); LightGBM's default ``max_bin`` gives such columns a bin per value too
+MAX_DISCRETE_VALUES = 255
 
 
 def stable_hash(values):
@@ -176,6 +179,13 @@ class FieldSpec:
         Value-hash mode with ``min_frequency > 1``: the sorted hashes of the values seen at
         least ``min_frequency`` times; the others pool into the unknown code and hash. None:
         every value keeps its own hash.
+    values : ndarray or None
+        Numeric with at most :data:`MAX_DISCRETE_VALUES` distinct training values (counts,
+        ratings, ages, amounts on a few levels): the sorted values seen at least
+        ``min_frequency`` times, which can get vectors of their own
+        (:class:`tabnn.nn.numeric_embedding.WithValues`). None otherwise.
+    value_shares : ndarray or None
+        Share of the column's present (weighted) training rows that hold each of ``values``.
     """
 
     name: str
@@ -189,6 +199,8 @@ class FieldSpec:
     has_missing: bool = False
     frequent_hashes: np.ndarray | None = None
     scaling: dict = field(default_factory=dict)
+    values: np.ndarray | None = None
+    value_shares: np.ndarray | None = None
 
     @property
     def cardinality(self):
@@ -694,7 +706,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return FieldSpec(
             col.name, "numeric", j, bin_edges=edges, scaling=scaling,
             has_missing=bool((~np.isfinite(x) & (sw > 0)).any()),
+            **(self._frequent_values(xs_sorted, cw) if ok.any() else {}),
         )
+
+    def _frequent_values(self, xs_sorted, cw):
+        """``FieldSpec`` fields ``values`` and ``value_shares`` of a numeric
+        column with at most ``MAX_DISCRETE_VALUES`` distinct values (sorted, cumulative
+        weights ``cw``): those seen at least ``min_frequency`` times (weighted)."""
+        starts = np.flatnonzero(np.r_[True, xs_sorted[1:] != xs_sorted[:-1]])
+        if starts.size > MAX_DISCRETE_VALUES:
+            return {}
+        totals = np.diff(np.r_[0.0, cw[np.r_[starts[1:] - 1, xs_sorted.size - 1]]])
+        keep = totals >= max(self.min_frequency, 1e-12)
+        return {"values": xs_sorted[starts][keep], "value_shares": totals[keep] / cw[-1]}
 
     @staticmethod
     def _as_float(col, fitted=True):

@@ -90,6 +90,9 @@ def test_streamed_encoder_equals_in_memory_fit_on_the_same_rows(parquet):
         else:
             np.testing.assert_array_equal(s.scaling["quantiles"], m.scaling["quantiles"])
             np.testing.assert_array_equal(s.bin_edges, m.bin_edges)
+            assert (s.values is None) == (m.values is None)
+            if s.values is not None:
+                np.testing.assert_array_equal(s.values, m.values)
     assert "rare" not in streamed.schema_[0].categories  # below min_frequency
     np.testing.assert_array_equal(streamed.transform(df.select(features)),
                                   memory.transform(df.select(features)))

@@ -11,6 +11,7 @@ from .numeric_embedding import (
     LinearNumericEmbedding,
     PeriodicEmbedding,
     PiecewiseLinearEmbedding,
+    ValueVectorEmbedding,
 )
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "PeriodicEmbedding",
     "PiecewiseLinearEmbedding",
     "SelfMaskCrossLayer",
+    "ValueVectorEmbedding",
     "TabularNetwork",
 ]

@@ -88,6 +88,11 @@ def numeric_module(numeric, n_numeric, dim, init_std=1e-2):
     return module
 
 
+def numeric_tables(module):
+    """The per-value tables of a numeric module (e.g. value vectors), if it has any."""
+    return module.embedding_tables() if hasattr(module, "embedding_tables") else []
+
+
 class FieldsEmbedding(Embedding):
     """Base of the embeddings that hold the categorical vectors themselves and hand the numeric
     fields to a numeric module: checks the fields, keeps ``cardinalities``, ``offsets`` (first
@@ -170,7 +175,7 @@ class FieldEmbedding(FieldsEmbedding):
         self.numeric.reset_parameters()
 
     def embedding_tables(self):
-        return [self.table.weight]
+        return [self.table.weight, *numeric_tables(self.numeric)]
 
     def _categorical(self, codes):
         return self.table(self.value_ids(codes))

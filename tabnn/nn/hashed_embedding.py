@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._params import Interval, Options, validate_params
-from .embedding import FieldsEmbedding
+from .embedding import FieldsEmbedding, numeric_tables
 
 __all__ = [
     "HashedEmbedding",
@@ -118,7 +118,7 @@ class _HashedBase(FieldsEmbedding):
         self.numeric.reset_parameters()
 
     def embedding_tables(self):
-        return [self.table, self.missing]
+        return [self.table, self.missing, *numeric_tables(self.numeric)]
 
     def value_ids(self, codes):
         """The encoder's code of every hash (``0`` missing, ``2 + hash mod buckets``) plus the

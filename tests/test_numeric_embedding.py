@@ -227,22 +227,30 @@ def test_kept_values_follow_min_frequency_weights_and_the_distinct_limit():
 
 
 def test_value_vectors_apply_to_kept_present_values_only():
-    enc = TabularEncoder(min_frequency=2).fit(pd.DataFrame({"x": [1.0, 1.0, 2.0, 2.0, 3.0]}))
-    encoded = enc.encode(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, np.nan]}))
+    enc = TabularEncoder(min_frequency=2).fit(
+        pd.DataFrame({"x": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0]}))
+    encoded = enc.encode(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, np.nan]}))
     values = scaled_values(enc, encoded.numeric_fields)
     emb = WithValues(min_mode_share=0.0).build(scaled_bin_edges(enc, encoded.numeric_fields), 3,
                                                values=values)
-    assert isinstance(emb, ValueVectorEmbedding) and emb.embedding_tables()[0].shape == (2, 3)
+    assert isinstance(emb, ValueVectorEmbedding) and emb.embedding_tables()[0].shape == (3, 3)
     numeric = torch.as_tensor(encoded.numeric)
     missing = torch.as_tensor(encoded.numeric_missing, dtype=torch.float32)
     out, base = emb(numeric, missing), emb.base(numeric, missing)
-    torch.testing.assert_close(out[0, 0], base[0, 0] + emb.table[0])
-    torch.testing.assert_close(out[1, 0], base[1, 0] + emb.table[1])
-    # a rare value (3, seen once), an unseen one (4) and a missing one: the base alone
-    torch.testing.assert_close(out[2:], base[2:])
-    assert torch.equal(out[4, 0], emb.base.missing[0])
+    for row in range(3):
+        torch.testing.assert_close(out[row, 0], base[row, 0] + emb.table[row])
+    # a rare value (4, seen once), an unseen one (5) and a missing one: the base alone
+    torch.testing.assert_close(out[3:], base[3:])
+    assert torch.equal(out[5, 0], emb.base.missing[0])
+    # a column of two values gets none: a line through two points gives each its own vector
+    two = TabularEncoder(min_frequency=1).fit(pd.DataFrame({"x": [0.0, 0.0, 1.0]}))
+    field = two.encode(pd.DataFrame({"x": [0.0]})).numeric_fields
+    plain = WithValues(min_mode_share=0.0).build(scaled_bin_edges(two, field), 3,
+                                                 values=scaled_values(two, field))
+    assert isinstance(plain, LinearNumericEmbedding)
     # the value vectors are embedding tables (under embedding_l2), of every embedding
     clf = FCNClassifier(numeric_embedding="values", max_epochs=1, random_state=0)
-    clf.fit(pd.DataFrame({"x": [1.0, 2.0, 2.0] * 20, "c": list("abc") * 20}), [0, 1, 1] * 20)
+    clf.fit(pd.DataFrame({"x": [1.0, 2.0, 2.0, 2.0, 3.0] * 20, "c": list("abcde") * 20}),
+            [0, 1, 1, 0, 1] * 20)
     assert any(t is clf.module_.embedding.numeric.table
                for t in clf.module_.embedding.embedding_tables())

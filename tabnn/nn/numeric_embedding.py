@@ -324,8 +324,10 @@ class WithValues:
     """Specification of :class:`ValueVectorEmbedding` (``numeric_embedding="values"``): a
     ``base`` numeric embedding plus a learned vector for each value seen at least
     ``min_frequency`` times in the numeric columns with at most 255 distinct training values
-    (:data:`tabnn.encoding.MAX_DISCRETE_VALUES`) whose most frequent value holds at least
-    ``min_mode_share`` of the rows.
+    (:data:`tabnn.encoding.MAX_DISCRETE_VALUES`), at least three such values, and a most
+    frequent value that holds at least ``min_mode_share`` of the rows. (Flags and other
+    columns of two values gain nothing: a line through two points already gives each value a
+    vector of its own.)
 
     Parameters
     ----------
@@ -352,7 +354,8 @@ class WithValues:
         """The module for fields with these (scaled) ``bin_edges`` and ``values`` (per field
         the pair of kept values and their shares of the rows, :func:`scaled_values`)."""
         base = build_numeric_embedding(self.base, bin_edges, dim)
-        kept = [v if len(v) and np.max(share) >= self.min_mode_share else np.zeros(0)
+        # one or two values already get vectors of their own from a line through them
+        kept = [v if len(v) >= 3 and np.max(share) >= self.min_mode_share else np.zeros(0)
                 for v, share in (values or [])]
         if not any(len(v) for v in kept):
             return base  # nothing to add: exactly the base embedding, same parameters

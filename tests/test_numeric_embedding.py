@@ -254,3 +254,14 @@ def test_value_vectors_apply_to_kept_present_values_only():
             [0, 1, 1, 0, 1] * 20)
     assert any(t is clf.module_.embedding.numeric.table
                for t in clf.module_.embedding.embedding_tables())
+
+
+def test_a_value_next_to_a_kept_one_does_not_borrow_its_vector():
+    # unscaled amounts: 99,998 (rare) sits next to the kept 99,999 and must not match it
+    X = pd.DataFrame({"x": [0.0] * 10 + [5.0] * 3 + [99_999.0] * 3 + [99_998.0]})
+    enc = TabularEncoder(min_frequency=2, numeric_scaling=None).fit(X)
+    encoded = enc.encode(pd.DataFrame({"x": [99_999.0, 99_998.0, 99_999.5]}))
+    emb = WithValues().build(scaled_bin_edges(enc, encoded.numeric_fields), 2,
+                             values=scaled_values(enc, encoded.numeric_fields))
+    _, match = emb.value_index(torch.as_tensor(encoded.numeric))
+    assert match[:, 0].tolist() == [True, False, False]

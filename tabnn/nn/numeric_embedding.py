@@ -268,7 +268,9 @@ class ValueVectorEmbedding(nn.Module):
         x = numeric.t().contiguous().to(self.mids.dtype)
         slot = torch.searchsorted(self.mids, x).t()  # [B, Fn], nearest kept value
         nearest = self.points.gather(1, slot.t()).t()
-        match = (slot < self.counts) & ((numeric - nearest).abs() <= 1e-5 * (1 + nearest.abs()))
+        # equal, not close: the kept values went through the encoder's scaling and float32
+        # exactly as the encoded ones did
+        match = (slot < self.counts) & (numeric == nearest)
         row = torch.clamp(self.offsets + slot, max=self.table.shape[0] - 1)
         return row, match
 

@@ -12,7 +12,8 @@ The per-field size ``R`` is the number of rows of the per-field tables (``embedd
 the codes of every categorical field, with the encoder's ``min_frequency``). At each budget
 fraction ``f`` of ``R * embedding_dim`` categorical parameters, ``HashedEmbedding(table_size=f
 * R)`` (rows of width 16) and ``UnifiedEmbedding(table_size=f * R * n_probes, n_probes=2)``
-(rows of width 8) get the same number of table parameters; both add one missing-value vector
+(rows of width 8; ``--probes K``: K probes of width 16 / K) get the same number of table
+parameters; both add one missing-value vector
 per field, and every embedding has the same numeric-field vectors (all counted in
 ``n_embedding_params_``).
 
@@ -73,7 +74,7 @@ def _fit(embedding, data, seed, max_epochs):
     return roc_auc_score(yt, model.predict_proba(Xt)[:, 1]), model
 
 
-def run(datasets, n_rows, seeds, max_epochs, budgets):
+def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES):
     rows = []
     for name in datasets:
         data = _data(name, n_rows[name])
@@ -90,8 +91,8 @@ def run(datasets, n_rows, seeds, max_epochs, budgets):
             for f in budgets:
                 specs = {"hashed": HashedEmbedding(table_size=max(1, round(f * table_rows))),
                          "unified": UnifiedEmbedding(
-                             table_size=max(1, round(f * table_rows * N_PROBES)),
-                             n_probes=N_PROBES)}
+                             table_size=max(1, round(f * table_rows * n_probes)),
+                             n_probes=n_probes)}
                 for kind, spec in specs.items():
                     auc, model = _fit(spec, data, seed, max_epochs)
                     rows.append(dict(data=name, seed=seed, embedding=kind, budget=f,
@@ -200,6 +201,8 @@ def main():
     parser.add_argument("--ctr-rows", type=int, default=60_000,
                         help="rows of ctr_benchmark_data (split 4:1:1)")
     parser.add_argument("--max-epochs", type=int, default=20)
+    parser.add_argument("--probes", type=int, default=N_PROBES,
+                        help="n_probes of the unified tables (rows of width 16 / probes)")
     parser.add_argument("--out", default="docs/embedding_budget",
                         help="prefix of the .md, .csv and .png files written")
     parser.add_argument("--threads", type=int, default=2)
@@ -215,7 +218,7 @@ def main():
         results = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
     else:
         results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
-                      BUDGETS if args.full else QUICK_BUDGETS)
+                      BUDGETS if args.full else QUICK_BUDGETS, args.probes)
     text = markdown(summary(results))
     print(text)
     out = Path(args.out)

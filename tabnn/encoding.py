@@ -683,9 +683,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             xs, ws = np.zeros(1), np.ones(1)
         method = self.numeric_scaling
         xs_sorted, cw = _sort_weighted(xs, ws)  # one sort serves every quantile below
+        starts = np.flatnonzero(np.r_[True, xs_sorted[1:] != xs_sorted[:-1]])  # distinct values
         if method == "quantile":
-            n_unique = 1 + int(np.count_nonzero(xs_sorted[1:] != xs_sorted[:-1]))
-            probs = np.linspace(0.0, 1.0, min(1001, max(2, n_unique)))
+            probs = np.linspace(0.0, 1.0, min(1001, max(2, starts.size)))
             scaling = {"quantiles": _sorted_quantiles(xs_sorted, cw, probs), "probs": probs}
         elif method == "robust":
             # the signed log is increasing: its quantiles are those of x, transformed
@@ -706,14 +706,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return FieldSpec(
             col.name, "numeric", j, bin_edges=edges, scaling=scaling,
             has_missing=bool((~np.isfinite(x) & (sw > 0)).any()),
-            **(self._frequent_values(xs_sorted, cw) if ok.any() else {}),
+            **(self._frequent_values(xs_sorted, cw, starts) if ok.any() else {}),
         )
 
-    def _frequent_values(self, xs_sorted, cw):
-        """``FieldSpec`` fields ``values`` and ``value_shares`` of a numeric
-        column with at most ``MAX_DISCRETE_VALUES`` distinct values (sorted, cumulative
-        weights ``cw``): those seen at least ``min_frequency`` times (weighted)."""
-        starts = np.flatnonzero(np.r_[True, xs_sorted[1:] != xs_sorted[:-1]])
+    def _frequent_values(self, xs_sorted, cw, starts):
+        """``FieldSpec`` fields ``values`` and ``value_shares`` of a numeric column with at
+        most ``MAX_DISCRETE_VALUES`` distinct values (sorted, cumulative weights ``cw``, first
+        position of each distinct value ``starts``): those seen at least ``min_frequency``
+        times (weighted)."""
         if starts.size > MAX_DISCRETE_VALUES:
             return {}
         totals = np.diff(np.r_[0.0, cw[np.r_[starts[1:] - 1, xs_sorted.size - 1]]])

@@ -213,11 +213,12 @@ class ValueVectorEmbedding(nn.Module):
     """Another numeric embedding plus one learned vector per frequent value of a discrete field.
 
     ``e_m = base(x_m) + u_{m, x_m}`` when ``x_m`` is one of field ``m``'s ``values`` (present,
-    seen at least ``min_frequency`` times in training), else ``base(x_m)``. A column with a few
-    dozen levels (a count, a rating, an age in years, amounts such as adult's capital gain,
-    where single values carry much of the signal) thus gets what a categorical column gets,
-    and what gradient boosting gets from one bin per value, while values never seen (or rare)
-    and continuous columns keep the smooth ``base`` embedding alone.
+    seen at least ``min_frequency`` times in training), else ``base(x_m)``. A column of levels
+    where single values carry much of the signal (amounts such as adult's capital gain,
+    sentinel codes) thus gets what a categorical column gets, and what gradient boosting gets
+    from one bin per value, while values never seen (or rare) and continuous columns keep the
+    smooth ``base`` embedding alone. Which fields get values is the specification's choice
+    (:class:`WithValues`).
 
     Parameters
     ----------

@@ -21,11 +21,14 @@ Usage::
     TABNN_DATA=../shared/data python benchmarks/optfs.py            # quick
     TABNN_DATA=../shared/data python benchmarks/optfs.py --full
     python benchmarks/optfs.py --datasets ctr --backbones FCN --penalties 0.3 3
+    python benchmarks/optfs.py --seeds 0 1 2 --min-frequency 2   # mean, spread, paired change
+    python benchmarks/optfs.py --summarize a.csv b.csv   # the same from runs written by --csv
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import models  # benchmarks/models.py: the shared train / test splits
@@ -51,19 +54,20 @@ def kept_occurrences(optfs, X):
     return float(kept[codes + offsets].mean())
 
 
-def run(datasets, backbones, penalties, quick, min_frequency=None):
+def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,)):
     rows = []
     for name in datasets:
         X_tr, X_te, y_tr, y_te = split(name, quick)
-        for short in backbones:
-            params = {"random_state": 0, **({"max_epochs": 10} if quick else {}),
+        for short, seed in itertools.product(backbones, seeds):
+            params = {"random_state": seed, **({"max_epochs": 10} if quick else {}),
                       **({} if min_frequency is None else {"min_frequency": min_frequency})}
             backbone = BACKBONES[short](**params)
             start = time.perf_counter()
             backbone.fit(X_tr, y_tr)
             seconds = time.perf_counter() - start
             rows.append({
-                "data": name, "model": short, "gate_penalty": "-",
+                "data": name, "model": short, "seed": seed, "gate_penalty": "-",
+                "min_frequency": backbone.min_frequency,
                 "auc": roc_auc_score(y_te, backbone.predict_proba(X_te)[:, 1]),
                 "values": int(sum(backbone.module_.embedding.cardinalities)),
                 "kept_ratio": 1.0, "kept_occurrences": 1.0,
@@ -78,7 +82,8 @@ def run(datasets, backbones, penalties, quick, min_frequency=None):
                 optfs.fit(X_tr, y_tr)
                 seconds = time.perf_counter() - start
                 rows.append({
-                    "data": name, "model": f"OptFS({short})", "gate_penalty": penalty,
+                    "data": name, "model": f"OptFS({short})", "seed": seed,
+                    "gate_penalty": str(penalty), "min_frequency": backbone.min_frequency,
                     "auc": roc_auc_score(y_te, optfs.predict_proba(X_te)[:, 1]),
                     "values": optfs.n_values_,
                     "kept_ratio": optfs.kept_ratio_,
@@ -102,10 +107,43 @@ def main():
                         default=[OptFSClassifier().gate_penalty])
     parser.add_argument("--min-frequency", type=int, default=None,
                         help="the backbones' min_frequency (default: theirs, 10)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="random_state of every model (several: one fit per seed, same rows)")
+    parser.add_argument("--csv", help="also write the rows to this CSV file")
+    parser.add_argument("--summarize", nargs="+", metavar="CSV",
+                        help="fit nothing: summarise rows written by earlier runs (--csv)")
     args = parser.parse_args()
-    table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
-                min_frequency=args.min_frequency)
-    print(markdown(table))
+    if args.summarize:
+        table = pd.concat([pd.read_csv(f, dtype={"gate_penalty": str}) for f in args.summarize])
+    else:
+        table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
+                    min_frequency=args.min_frequency, seeds=args.seeds)
+        if args.csv:
+            table.to_csv(args.csv, index=False)
+        print(markdown(table))
+    if table.seed.nunique() > 1:
+        print()
+        print(markdown(summary(table)))
+
+
+def summary(table):
+    """Per data set and model: mean and standard deviation over the seeds, and the AUC change
+    against the ungated backbone of the same seed (paired: same rows, same seed)."""
+    keys = ["data", "min_frequency", "model", "seed"]
+    base = table[table.gate_penalty == "-"].set_index(keys).auc
+    backbone = table.model.str.replace(r"OptFS\((.*)\)", r"\1", regex=True)
+    change = table.auc.to_numpy() - base.loc[list(zip(
+        table.data, table.min_frequency, backbone, table.seed))].to_numpy()
+    grouped = table.assign(auc_change=change).groupby(
+        ["data", "min_frequency", "model", "gate_penalty"], sort=False)
+    out = grouped.agg(seeds=("seed", "size"), auc=("auc", "mean"), auc_sd=("auc", "std"),
+                      auc_change=("auc_change", "mean"), auc_change_sd=("auc_change", "std"),
+                      kept_ratio=("kept_ratio", "mean"),
+                      kept_occurrences=("kept_occurrences", "mean"),
+                      embedding_params=("embedding_params", "mean"),
+                      seconds=("seconds", "mean"))
+    out["embedding_params"] = out["embedding_params"].round().astype(int)
+    return out.reset_index()
 
 
 def markdown(table):

@@ -134,8 +134,9 @@ class _RecordStart(Callback):
 
 def test_noise_values_pruned_informative_kept_and_no_auc_loss(planted):
     X, X_test, y, y_test = planted
+    alone = _RecordStart()
     backbone = FCNClassifier(max_epochs=6, ecn_layers=1, lcn_layers=1, embedding_dim=8,
-                             random_state=0)
+                             random_state=0, callbacks=[alone])
     base = roc_auc_score(y_test, backbone.fit(X, y).predict_proba(X_test)[:, 1])
     recorder = _RecordStart()
     optfs = OptFSClassifier(backbone.set_params(callbacks=[recorder]), gate_penalty=3.0,
@@ -157,11 +158,15 @@ def test_noise_values_pruned_informative_kept_and_no_auc_loss(planted):
     kept_rows = optfs.estimator_.module_.embedding.inner.table.weight.shape[0]
     reserved = 2 * len(optfs.value_support_)
     assert kept_rows == reserved + sum(int(m[2:].sum()) for m in optfs.value_support_.values())
-    # the retraining starts from the search's initial weights (rewind_epoch=0)
+    # the retraining starts from the search's initial weights (rewind_epoch=0), and the
+    # search from the backbone's own (the same integer random_state): a paired comparison
     search_start, retrain_start = recorder.states
     for key, value in retrain_start.items():
         if key.startswith("model."):
             torch.testing.assert_close(value, search_start[key])
+            torch.testing.assert_close(value, alone.states[0][key])
+    torch.testing.assert_close(search_start["embedding.inner.table.weight"],
+                               alone.states[0]["embedding.table.weight"])
     history = optfs.search_history_
     temperatures = [h["temperature"] for h in history]  # a warm-up epoch, then rising
     assert temperatures[0] == 1 and temperatures[-1] == 1000

@@ -3,6 +3,8 @@ any neural tabnn estimator."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.base import (
@@ -69,7 +71,9 @@ gate_penalty : float, default=0.3
     random_state : int, RandomState instance or None, default=None
         Seed of both fits of the backbone (one integer seed for the search and the
         retraining, so both see the same validation split, encoder codes and batch order).
-        None: the backbone's own ``random_state``."""
+        An integer is the backbone's own ``random_state`` in both fits, so OptFS and the
+        backbone fitted alone with the same integer start from the same weights. None: the
+        backbone's own ``random_state``."""
 
 OPTFS_ATTRIBUTES = """\
 estimator_ : estimator
@@ -332,10 +336,13 @@ class _OptFSBase(MetaEstimatorMixin):
                 f"OptFS gates the encoder's vocabulary codes; the backbone's embedding "
                 f"{backbone.embedding!r} reads raw value hashes instead: use an embedding "
                 f"that reads codes (e.g. 'field')")
-        # one integer seed for both fits: same validation split, encoder codes, batch order
+        # one integer seed for both fits: same validation split, encoder codes, batch order;
+        # an integer is passed on as it is, so the retraining with every value kept is the
+        # backbone fitted alone with that random_state (a paired comparison)
         random_state = (backbone.random_state if self.random_state is None
                         else self.random_state)
-        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        seed = (int(random_state) if isinstance(random_state, numbers.Integral)
+                else int(check_random_state(random_state).randint(np.iinfo(np.int32).max)))
         user_callbacks = list(backbone.callbacks or ())
         fit_args = dict(sample_weight=sample_weight, X_val=X_val, y_val=y_val,
                         sample_weight_val=sample_weight_val)

@@ -78,6 +78,9 @@ if __name__ == "__main__":
             make_data(folder)
         torch.distributed.barrier()
         train(torch.distributed.get_rank(), folder)
+        # every rank waits for rank 0's evaluation before the group is torn down: a rank that
+        # tears it down while another still works can abort in gloo's teardown
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     else:
         folder = tempfile.mkdtemp()

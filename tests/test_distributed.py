@@ -78,6 +78,7 @@ def _worker(rank, port, out):
     if hasattr(streamed, "module_"):
         result["streamed_state"] = streamed.module_.state_dict()
     torch.save(result, os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.barrier()  # no rank tears the group down while another still works
     torch.distributed.destroy_process_group()
 
 

@@ -13,6 +13,7 @@ import math
 import numbers
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 __all__ = [
     "Boolean",
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "RandomState",
+    "draw_seed",
     "param_constraints",
     "validate_function_params",
     "validate_params",
@@ -149,6 +151,14 @@ class RandomState:
 
     def __str__(self):
         return "None, an int in [0, 2**32 - 1] or a numpy RandomState"
+
+
+def draw_seed(random_state):
+    """One integer seed in ``[0, 2**31 - 1)`` drawn from a ``random_state`` parameter.
+
+    Every fit draws its seed here once, so that an int, a ``RandomState`` or None give
+    torch, numpy and the data splits one reproducible integer."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 class Callbacks:

@@ -42,10 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import polars as pl
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._params import validate_params
+from ._params import draw_seed, validate_params
 from ._validation import as_column_table, validate_X
 from .training import resolve_mixed_precision, resolve_strategy
 
@@ -367,7 +366,7 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     est.n_features_in_ = len(features)
     est.feature_names_in_ = np.asarray(features, dtype=object)
 
-    seed = int(check_random_state(est.random_state).randint(np.iinfo(np.int32).max))
+    seed = draw_seed(est.random_state)
     strategy = resolve_strategy(est.device)
     device = strategy.torch_device
     est.device_ = str(device)

@@ -16,11 +16,10 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from tabnn._params import InvalidParameterError
+from tabnn._params import InvalidParameterError, draw_seed
 from tabnn.datasets import make_ctr
 from tabnn.estimators.outrank import (
     OutRankSelector,
-    _seed,
     data_quality_report,
     rank_features,
 )
@@ -156,7 +155,7 @@ def test_vectorised_score_equals_slow_loop():
     ranking = rank_features(X, y, categorical_features=[0, 1, 2], chunk_size=257,
                             random_state=0).set_index("feature")
     classes, yc = np.unique(y, return_inverse=True)
-    y_null = NullLabels(np.bincount(yc), _seed(0)).take(n)
+    y_null = NullLabels(np.bincount(yc), draw_seed(0)).take(n)
     for j in range(3):
         x = X[:, j].astype(int)
         expected = _loop_conditional_entropy(x, y_null) - _loop_conditional_entropy(x, yc)

@@ -14,7 +14,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,6 +24,7 @@ from .._params import (
     Interval,
     Options,
     RandomState,
+    draw_seed,
     param_constraints,
     validate_params,
 )
@@ -444,7 +444,7 @@ class NeuralEstimator(BaseEstimator):
         validate_params(self)
         table, target, sw = self._validate_data(X, y, sample_weight)
         validation = self._validation_data(X_val, y_val, sample_weight_val)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = draw_seed(self.random_state)
         strategy = resolve_strategy(self.device)
         device = strategy.torch_device
         self.device_ = str(device)

@@ -14,10 +14,9 @@ from sklearn.base import (
     RegressorMixin,
     clone,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import InstanceOf, Interval, Options, RandomState, validate_params
+from .._params import InstanceOf, Interval, Options, RandomState, draw_seed, validate_params
 from ..callbacks import Callback
 from ..encoding import MISSING, UNKNOWN
 from ..nn.embedding import EMBEDDINGS, FieldEmbedding, build_embedding
@@ -342,7 +341,7 @@ class _OptFSBase(MetaEstimatorMixin):
         random_state = (backbone.random_state if self.random_state is None
                         else self.random_state)
         seed = (int(random_state) if isinstance(random_state, numbers.Integral)
-                else int(check_random_state(random_state).randint(np.iinfo(np.int32).max)))
+                else draw_seed(random_state))
         user_callbacks = list(backbone.callbacks or ())
         fit_args = dict(sample_weight=sample_weight, X_val=X_val, y_val=y_val,
                         sample_weight_val=sample_weight_val)

@@ -42,12 +42,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import (Boolean, Interval, Options, RandomState, param_constraints,
-                       validate_function_params, validate_params)
+from .._params import (Boolean, Interval, Options, RandomState, draw_seed,
+                       param_constraints, validate_function_params, validate_params)
 from .._validation import (
     _collect_lazy,
     _is_dataframe,
@@ -87,10 +86,6 @@ def _target_codes(y, n_rows, n_bins):
             raise ValueError("The target has only one distinct value (one class).")
         return classes, codes.astype(np.int64)
     return validate_classification_target(y, n_rows)
-
-
-def _seed(random_state):
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 _COUNT = [Interval("int", 1, None)]
@@ -294,7 +289,7 @@ class OutRankSelector(SelectorMixin, BaseEstimator):
         """
         validate_params(self)
         start = time.perf_counter()
-        seed = _seed(self.random_state)
+        seed = draw_seed(self.random_state)
         res = _run(
             X, y, target=None, features=None, categorical_features=self.categorical_features,
             n_bins=self.n_bins, chunk_size=self.chunk_size, fit_rows=self.fit_rows,
@@ -432,7 +427,7 @@ fit_rows, sample_rows, random_state
     validate_function_params(
         "rank_features", {**_RANKING_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
     )
-    seed = _seed(random_state)
+    seed = draw_seed(random_state)
     res = _run(
         X, y, target=target, features=features, categorical_features=categorical_features,
         n_bins=n_bins, chunk_size=chunk_size, fit_rows=fit_rows, sample_rows=sample_rows,
@@ -495,7 +490,7 @@ random_state
     validate_function_params(
         "data_quality_report", {**_QUALITY_CONSTRAINTS, **_COMMON_CONSTRAINTS}, locals()
     )
-    seed = _seed(random_state)
+    seed = draw_seed(random_state)
     res = _run(
         X, y, target=target, features=features, categorical_features=categorical_features,
         n_bins=n_bins, chunk_size=chunk_size, fit_rows=fit_rows, sample_rows=sample_rows,

@@ -23,6 +23,7 @@ Usage::
     python benchmarks/optfs.py --datasets ctr --backbones FCN --penalties 0.3 3
     python benchmarks/optfs.py --seeds 0 1 2 --min-frequency 2   # mean, spread, paired change
     python benchmarks/optfs.py --summarize a.csv b.csv   # the same from runs written by --csv
+    python benchmarks/optfs.py --params warmup_epochs=3 --skip-backbone   # OptFS variant only
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import itertools
 import time
 
 import models  # benchmarks/models.py: the shared train / test splits
+from real_data import parse_params  # the same key=value parsing
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -54,36 +56,50 @@ def kept_occurrences(optfs, X):
     return float(kept[codes + offsets].mean())
 
 
-def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,)):
+def label(backbone, optfs_params=None):
+    """``OptFS(AutoInt)``, or with non-default parameters ``OptFS(AutoInt; warmup_epochs=3)``."""
+    extra = "".join(f"; {k}={v}" for k, v in (optfs_params or {}).items())
+    return f"OptFS({backbone}{extra})"
+
+
+def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
+        optfs_params=None, backbone=True):
+    """One row per fit; ``optfs_params`` are OptFS parameters, ``backbone=False`` leaves out
+    the ungated fits (a variant compared with backbone rows of an earlier run: the seed pairs
+    them)."""
     rows = []
     for name in datasets:
         X_tr, X_te, y_tr, y_te = split(name, quick)
         for short, seed in itertools.product(backbones, seeds):
             params = {"random_state": seed, **({"max_epochs": 10} if quick else {}),
                       **({} if min_frequency is None else {"min_frequency": min_frequency})}
-            backbone = BACKBONES[short](**params)
-            start = time.perf_counter()
-            backbone.fit(X_tr, y_tr)
-            seconds = time.perf_counter() - start
-            rows.append({
-                "data": name, "model": short, "seed": seed, "gate_penalty": "-",
-                "min_frequency": backbone.min_frequency,
-                "auc": roc_auc_score(y_te, backbone.predict_proba(X_te)[:, 1]),
-                "values": int(sum(backbone.module_.embedding.cardinalities)),
-                "kept_ratio": 1.0, "kept_occurrences": 1.0,
-                "embedding_params": sum(p.numel() for p in backbone.module_.embedding.parameters()),
-                "seconds": seconds,
-            })
-            print(rows[-1], flush=True)
+            if backbone:
+                ungated = BACKBONES[short](**params)
+                start = time.perf_counter()
+                ungated.fit(X_tr, y_tr)
+                seconds = time.perf_counter() - start
+                rows.append({
+                    "data": name, "model": short, "seed": seed, "gate_penalty": "-",
+                    "min_frequency": ungated.min_frequency,
+                    "auc": roc_auc_score(y_te, ungated.predict_proba(X_te)[:, 1]),
+                    "values": int(sum(ungated.module_.embedding.cardinalities)),
+                    "kept_ratio": 1.0, "kept_occurrences": 1.0,
+                    "embedding_params": sum(p.numel()
+                                            for p in ungated.module_.embedding.parameters()),
+                    "seconds": seconds,
+                })
+                print(rows[-1], flush=True)
             for penalty in penalties:
                 optfs = OptFSClassifier(BACKBONES[short](**params), gate_penalty=penalty,
-                                        **({"search_epochs": 5} if quick else {}))
+                                        **({"search_epochs": 5} if quick else {}),
+                                        **(optfs_params or {}))
                 start = time.perf_counter()
                 optfs.fit(X_tr, y_tr)
                 seconds = time.perf_counter() - start
                 rows.append({
-                    "data": name, "model": f"OptFS({short})", "seed": seed,
-                    "gate_penalty": str(penalty), "min_frequency": backbone.min_frequency,
+                    "data": name, "model": label(short, optfs_params), "seed": seed,
+                    "gate_penalty": str(penalty),
+                    "min_frequency": optfs.estimator_.min_frequency,
                     "auc": roc_auc_score(y_te, optfs.predict_proba(X_te)[:, 1]),
                     "values": optfs.n_values_,
                     "kept_ratio": optfs.kept_ratio_,
@@ -109,6 +125,10 @@ def main():
                         help="the backbones' min_frequency (default: theirs, 10)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0],
                         help="random_state of every model (several: one fit per seed, same rows)")
+    parser.add_argument("--params", nargs="+", default=(), metavar="key=value",
+                        help="OptFS parameters, e.g. warmup_epochs=3")
+    parser.add_argument("--skip-backbone", action="store_true",
+                        help="fit OptFS only (pair with backbone rows of an earlier --csv)")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
     parser.add_argument("--summarize", nargs="+", metavar="CSV",
                         help="fit nothing: summarise rows written by earlier runs (--csv)")
@@ -117,7 +137,8 @@ def main():
         table = pd.concat([pd.read_csv(f, dtype={"gate_penalty": str}) for f in args.summarize])
     else:
         table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
-                    min_frequency=args.min_frequency, seeds=args.seeds)
+                    min_frequency=args.min_frequency, seeds=args.seeds,
+                    optfs_params=parse_params(args.params), backbone=not args.skip_backbone)
         if args.csv:
             table.to_csv(args.csv, index=False)
         print(markdown(table))
@@ -131,7 +152,7 @@ def summary(table):
     against the ungated backbone of the same seed (paired: same rows, same seed)."""
     keys = ["data", "min_frequency", "model", "seed"]
     base = table[table.gate_penalty == "-"].set_index(keys).auc
-    backbone = table.model.str.replace(r"OptFS\((.*)\)", r"\1", regex=True)
+    backbone = table.model.str.replace(r"OptFS\(([^;)]*).*\)", r"\1", regex=True)
     change = table.auc.to_numpy() - base.loc[list(zip(
         table.data, table.min_frequency, backbone, table.seed))].to_numpy()
     grouped = table.assign(auc_change=change).groupby(

@@ -168,7 +168,10 @@ default="values"
         much faster; never with ``dtype="float64"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the initialisation, the batch order and dropout.
-        The global torch random state is never changed.
+        The global torch random state is never changed. A seed fixes the result on one
+        machine with one number of torch threads: another thread count sums the same
+        terms in another order, and a model that is still sensitive to its first steps (a
+        deep network on a few epochs) can end up measurably elsewhere.
     verbose : int, default=0
         0: silent; 1: one line per epoch on standard output; 2: also a progress bar over
         the batches of each epoch (tqdm, with rate and time left). Epoch lines also go to

@@ -9,13 +9,28 @@ one, so scores far enough below the maximum get exactly zero. α = 1 is softmax 
 α = 1.5 and α = 2 are solved exactly by sorting (``τ`` follows in closed form from the size of
 the support); other α > 1 by bisection on ``τ``. All share one backward pass: with
 ``g = p ^ (2 - α)`` on the support (0 off it), ``dz = g * dp - g * <g, dp> / sum(g)``.
+
+On the CPU, float32 1.5-entmax over the last axis (ARM-Net's attention) runs in a small C
+kernel, ``entmax15.c``, where one can be built (see :mod:`tabnn.nn._cpu_kernel`): the sort and
+the dozen passes of PyTorch operations over the scores were most of ARM-Net's training time on
+the CPU (``benchmarks/entmax.py``). It solves each row in the core's cache and agrees with the
+PyTorch path to float32 rounding. ``TABNN_FUSED_ENTMAX=0`` in the environment, or the module
+attribute ``fused`` set to False, keeps the PyTorch path.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+
 import torch
 
+from ._cpu_kernel import CpuKernel
+
 __all__ = ["entmax", "entmax15", "entmax_bisect", "sparsemax"]
+
+#: use the C kernel where it can be built (``TABNN_FUSED_ENTMAX=0`` sets this to False)
+fused = os.environ.get("TABNN_FUSED_ENTMAX", "1").strip().lower() not in {"0", "false", "no"}
 
 
 def _sorted_cumulants(z, dim):
@@ -74,10 +89,64 @@ def _bisect_forward(z, alpha, dim, n_iter):
     return p / p.sum(dim=dim, keepdim=True)
 
 
+def _bind(lib):
+    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.tabnn_entmax15_forward.argtypes = [ptr, ptr] + [i64] * 3
+    lib.tabnn_entmax15_backward.argtypes = [ptr, ptr, ptr] + [i64] * 3
+    lib.tabnn_entmax15_forward.restype = ctypes.c_int
+    lib.tabnn_entmax15_backward.restype = ctypes.c_int
+    return lib
+
+
+def _kernel_forward(lib, z):
+    p = torch.empty_like(z)
+    if lib.tabnn_entmax15_forward(z.data_ptr(), p.data_ptr(), z.numel() // z.shape[-1],
+                                  z.shape[-1], torch.get_num_threads()):
+        raise MemoryError("entmax kernel: out of memory for its row buffers")
+    return p
+
+
+def _kernel_backward(lib, p, grad):
+    dz = torch.empty_like(p)
+    lib.tabnn_entmax15_backward(p.data_ptr(), grad.data_ptr(), dz.data_ptr(),
+                                p.numel() // p.shape[-1], p.shape[-1], torch.get_num_threads())
+    return dz
+
+
+def _kernel_agrees(lib):
+    # ties, a one-field row, a dense and a sparse row, through forward and backward
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(37, 9, generator=gen, dtype=torch.float64) * torch.tensor(
+        [0.1, 1.0, 5.0]).repeat(13)[:37, None].double()
+    z[0] = 1.0
+    grad = torch.randn(37, 9, generator=gen, dtype=torch.float64)
+    ref_in = z.clone().requires_grad_(True)
+    ref = _Entmax.apply(ref_in, 1.5, 1, 0, False)
+    ref.backward(grad)
+    p = _kernel_forward(lib, z.float().contiguous())
+    dz = _kernel_backward(lib, p, grad.float().contiguous())
+    one = _kernel_forward(lib, torch.tensor([[3.0]]))
+    return bool(torch.allclose(p.double(), ref, atol=1e-6)
+                and torch.allclose(dz.double(), ref_in.grad, atol=1e-5)
+                and float(one) == 1.0)
+
+
+_KERNEL = CpuKernel("entmax15.c", _bind, _kernel_agrees)
+
+
+def _use_kernel(z, alpha, dim, bisect):
+    return (fused and alpha == 1.5 and not bisect and z.dtype == torch.float32
+            and z.device.type == "cpu" and dim == z.dim() - 1 and z.numel() > 0
+            and _KERNEL.library is not None)
+
+
 class _Entmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, alpha, dim, n_iter, bisect):
-        if alpha == 1.5 and not bisect:
+        ctx.kernel = _use_kernel(z, alpha, dim, bisect)
+        if ctx.kernel:
+            p = _kernel_forward(_KERNEL.library, z.contiguous())
+        elif alpha == 1.5 and not bisect:
             p = _entmax15_forward(z, dim)
         elif alpha == 2.0 and not bisect:
             p = _sparsemax_forward(z, dim)
@@ -91,6 +160,8 @@ class _Entmax(torch.autograd.Function):
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
         alpha, dim = ctx.alpha, ctx.dim
+        if ctx.kernel:
+            return _kernel_backward(_KERNEL.library, p, grad.contiguous()), None, None, None, None
         if alpha == 2.0:
             g = (p > 0).to(p.dtype)
         elif alpha == 1.5:

@@ -8,89 +8,30 @@ pass instead of storing them, so small-headed models train and predict markedly 
 the CPU (measurements: ``docs/benchmarks.md``, ``benchmarks/fused_attention.py``); see
 :func:`pays_off` for the sizes where it is used.
 
-The kernel is compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) the first
-time it is needed and cached in ``$TABNN_CACHE_DIR`` (default ``~/.cache/tabnn``), one build per
-source, compiler and CPU; a failed build is remembered there too (an empty ``.failed`` file:
-delete it, or the cache, to retry after installing a compiler). Its threads are OpenMP
-threads, the pool PyTorch itself runs on, so it is used only where PyTorch was built with
-OpenMP (Linux). Where it cannot be built, or with
-``TABNN_FUSED_ATTENTION=0`` in the environment, the layers compute the same attention with
-PyTorch operations: the two agree to float32 rounding. Setting the module attribute
-``enabled`` to False does the same within a running process (``benchmarks/fused_attention.py``
-compares the two paths that way).
+It is compiled on first use and cached (see :mod:`tabnn.nn._cpu_kernel`). Where it cannot be
+built, or with ``TABNN_FUSED_ATTENTION=0`` in the environment, the layers compute the same
+attention with PyTorch operations: the two agree to float32 rounding. Setting the module
+attribute ``enabled`` to False does the same within a running process
+(``benchmarks/fused_attention.py`` compares the two paths that way).
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
-import hashlib
-import logging
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
-import warnings
-from pathlib import Path
 
 import torch
 
+from ._cpu_kernel import CpuKernel
+
 __all__ = ["available", "fused_attention", "pays_off"]
 
-_SOURCE = Path(__file__).with_name("fused_attention.c")
 #: use the kernel where it can be built (``TABNN_FUSED_ATTENTION=0`` sets this to False)
 enabled = os.environ.get("TABNN_FUSED_ATTENTION", "1").strip().lower() not in {"0", "false", "no"}
 _ROWS_PER_GROUP = 16
-# tried in order: tuned for this CPU, then portable
-_FLAG_SETS = (
-    ["-march=native", "-mprefer-vector-width=512"],
-    ["-march=native"],
-    [],
-)
 
 
-logger = logging.getLogger("tabnn")
-
-
-def _cache_dir():
-    root = os.environ.get("TABNN_CACHE_DIR")
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tabnn"
-
-
-def _cpu_identity():
-    # -march=native builds only run on the CPU they were built on: the cache key names it
-    try:
-        with open("/proc/cpuinfo") as f:
-            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
-    except OSError:
-        lines = []
-    return platform.machine() + "".join(lines)
-
-
-def _compile(compiler, flags, target):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    cmd = [compiler, "-O3", "-fopenmp", "-fPIC", "-shared", *flags, str(_SOURCE), "-o", tmp]
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=300)
-        if done.returncode != 0:
-            logger.info("fused attention kernel: %s failed, PyTorch attention is used: %s",
-                        " ".join(cmd), done.stderr.decode(errors="replace")[-500:])
-            return False
-        os.replace(tmp, target)  # atomic: concurrent processes may build at once
-        return True
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _bind(path):
-    lib = ctypes.CDLL(str(path))
+def _bind(lib):
     ptr, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.tabnn_attention_forward.argtypes = [ptr, ptr, ptr] + [i64] * 5
     lib.tabnn_attention_backward.argtypes = [ptr, ptr, ptr, ptr] + [i64] * 5
@@ -99,44 +40,9 @@ def _bind(path):
     return lib
 
 
-@functools.lru_cache(maxsize=1)
 def _library():
     """The compiled kernel, or None where it cannot be had here."""
-    if not sys.platform.startswith("linux") or not torch.backends.openmp.is_available():
-        logger.info("fused attention kernel: needs Linux and OpenMP; PyTorch attention is used")
-        return None
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        logger.info("fused attention kernel: no C compiler (set CC); PyTorch attention is used")
-        return None
-    source = _SOURCE.read_bytes()
-    for flags in _FLAG_SETS:
-        key = hashlib.sha256(
-            b"\0".join([source, compiler.encode(), " ".join(flags).encode(),
-                        _cpu_identity().encode()])
-        ).hexdigest()[:20]
-        path = _cache_dir() / f"fused_attention-{key}.so"
-        # a build that failed once fails again: remembered, so that a process without a
-        # working toolchain pays the failed compiler runs only once per machine
-        failed = path.with_suffix(".failed")
-        if failed.exists():
-            logger.info("fused attention kernel: the build with %s failed before (%s)", flags,
-                        failed)
-            continue
-        try:
-            if not path.exists() and not _compile(compiler, flags, path):
-                failed.touch()
-                continue
-            lib = _bind(path)
-        except (OSError, subprocess.SubprocessError) as exc:
-            logger.info("fused attention kernel: %s with %s: %s", path, flags, exc)
-            continue
-        if _agrees_with_torch(lib):
-            logger.debug("fused attention kernel: %s", path)
-            return lib
-        warnings.warn(f"tabnn's fused attention kernel built with {flags} gave wrong results "
-                      "and is not used", RuntimeWarning, stacklevel=2)
-    return None
+    return _KERNEL.library
 
 
 def available():
@@ -180,6 +86,9 @@ def _agrees_with_torch(lib):
     dqkv = _backward(lib, qkv.float(), stats, grad.float(), 2, 3)
     return bool(torch.allclose(out.double(), ref, atol=1e-5)
                 and torch.allclose(dqkv.double(), ref_in.grad, atol=1e-4))
+
+
+_KERNEL = CpuKernel("fused_attention.c", _bind, _agrees_with_torch)
 
 
 def _forward(lib, qkv, n_heads, head_dim):

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tabnn.nn import InteractingLayer, fused_attention
-from tabnn.nn.fused_attention import _FLAG_SETS, _agrees_with_torch, _bind, _compile, _reference
+from tabnn.nn._cpu_kernel import FLAG_SETS
+from tabnn.nn.fused_attention import _KERNEL, _agrees_with_torch, _reference
 
 can_build = sys.platform.startswith("linux") and bool(
     os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc"))
@@ -137,14 +138,14 @@ def test_layer_uses_pytorch_where_the_kernel_does_not_apply():
 
 @pytest.mark.skipif(not can_build or not torch.backends.openmp.is_available(),
                     reason="no C compiler / OpenMP build of torch here")
-@pytest.mark.parametrize("flags", _FLAG_SETS)
+@pytest.mark.parametrize("flags", FLAG_SETS)
 def test_every_build_variant_is_right(flags, tmp_path):
     # the portable builds are the fallbacks on CPUs where -march=native fails
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     target = tmp_path / "kernel.so"
-    if not _compile(compiler, flags, target):
+    if not _KERNEL.compile(compiler, flags, target):
         pytest.skip(f"this compiler does not take {flags}")
-    assert _agrees_with_torch(_bind(target))
+    assert _agrees_with_torch(_KERNEL.load(target))
 
 
 def test_enabled_switch_turns_the_kernel_off(monkeypatch):
@@ -175,5 +176,5 @@ def test_failed_build_is_tried_once_per_machine(tmp_path):
     if not sys.platform.startswith("linux") or not torch.backends.openmp.is_available():
         assert not calls.exists()  # never tried there
         return
-    assert len(calls.read_text().split()) == len(_FLAG_SETS)  # first process only
-    assert len(list((tmp_path / "cache").glob("*.failed"))) == len(_FLAG_SETS)
+    assert len(calls.read_text().split()) == len(FLAG_SETS)  # first process only
+    assert len(list((tmp_path / "cache").glob("*.failed"))) == len(FLAG_SETS)

@@ -174,6 +174,27 @@ def test_noise_values_pruned_informative_kept_and_no_auc_loss(planted):
     assert pickle.loads(pickle.dumps(optfs)).predict_proba(X_test[:5]).shape == (5, 2)
 
 
+def test_auto_warm_up_lasts_until_the_validation_loss_levels_off(planted):
+    X, _, y, _ = planted
+    backbone = FCNClassifier(ecn_layers=1, lcn_layers=1, embedding_dim=8, random_state=0)
+    optfs = OptFSClassifier(backbone, gate_penalty=3.0, search_epochs=8,
+                            warmup_epochs="auto").fit(X, y)
+    history = optfs.search_history_
+    warm = [h["warm_up"] for h in history]
+    n = warm.index(False)  # warm-up epochs, a prefix of at most half the search
+    assert 1 <= n <= 4 and not any(warm[n:])
+    losses = [h["valid_loss"] for h in history]
+    # every warm-up epoch before the last lowered the best validation loss by 1 % or more;
+    # the last did not, unless the cap ended the warm-up
+    for i in range(1, n - 1):
+        assert losses[i] <= 0.99 * min(losses[:i])
+    if 1 < n < 4:
+        assert losses[n - 1] > 0.99 * min(losses[: n - 1])
+    # gates fixed and open in the warm-up, step functions at the end
+    assert all(h["temperature"] == 1 and h["kept_ratio"] == 1 for h in history[:n])
+    assert history[-1]["temperature"] == 1000 and history[-1]["kept_ratio"] < 1
+
+
 def test_grid_search_over_the_penalty_and_regressor():
     X, y = make_ctr(800, n_categorical=3, n_numeric=1, cardinality=8, interactions=[],
                     main_effects=2, random_state=1, return_X_y=True)

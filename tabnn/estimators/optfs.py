@@ -46,11 +46,15 @@ gate_penalty : float, default=0.3
         logits (learning by continuation).
     search_epochs : int, default=10
         Epochs of the search; it always runs them all.
-    warmup_epochs : int, default=1
+    warmup_epochs : int or "auto", default=1
         First search epochs with every gate open and fixed (temperature 1): the backbone
         learns before its gates do. Gate gradients of an untrained network say little about
         a value's use, and the gates' decisions are made early in the schedule (soon after a
         logit's ``|T m|`` is a few units it barely moves). Must be below ``search_epochs``.
+        ``"auto"``: until an epoch lowers the backbone's best validation loss by less than
+        1 %, at most half the search. On large tables a model that needs a few epochs to
+        learn its interactions (AutoInt) otherwise has gates decided before them, which
+        prune the values the interactions use; on small tables it keeps more values.
     rewind_epoch : int, default=0
         The retraining starts from the backbone's weights at the start of this search epoch
         (0: its initial weights; the paper tunes 0 to ``E - 1``). Must be below
@@ -175,6 +179,10 @@ class _Search(Callback):
     the gate logits after every optimiser step, the rewind checkpoint, and the gates of the
     last step kept (not early stopping's best epoch)."""
 
+    #: "auto" warm-up: ends after an epoch that lowers the best validation loss by less than
+    #: this share of it
+    warmup_tolerance = 0.01
+
     def __init__(self, penalty, gate_learning_rate, final_temperature, epochs, warmup_epochs,
                  rewind_epoch):
         self.penalty, self.gate_learning_rate = penalty, gate_learning_rate
@@ -191,23 +199,46 @@ class _Search(Callback):
         embedding.before.copy_(embedding.gate_params.detach())
         self.learning_rate_ = float(trainer.optimizer.param_groups[0]["lr"])
         n = trainer.train[1].shape[0]
-        n_batches = -(-n // trainer.config.batch_size)
-        # the gates stay at their initial logit (temperature 1) while the backbone warms up:
-        # the gate gradients of an untrained network would decide the kept set by noise
-        self.step_ = -self.warmup_epochs * n_batches
-        self.steps_ = (self.epochs - self.warmup_epochs) * n_batches
+        self.n_batches_ = -(-n // trainer.config.batch_size)
         # lambda of the paper's objective (mean loss + lambda * sum of all gates): the price
         # of a value in total training loss, spread over the rows
-        embedding.strength = self.penalty / n
+        self.strength_ = embedding.strength = self.penalty / n
+        # the gates stay at their initial logit (temperature 1) while the backbone warms up:
+        # the gate gradients of an untrained network would decide the kept set by noise
+        self.warmup_done_, self.best_loss_ = 0, float("inf")
+        self.step_, self.steps_ = 0, 1
+        self.warming_ = self._max_warmup() > 0
+        if not self.warming_:
+            self._start_gates()
+        self._set_temperature(trainer)
+
+    def _max_warmup(self):
+        # "auto": at most half the search
+        return self.epochs // 2 if self.warmup_epochs == "auto" else self.warmup_epochs
+
+    def _start_gates(self):
+        self.warming_ = False
+        self.step_ = 0
+        self.steps_ = (self.epochs - self.warmup_done_) * self.n_batches_
         # a value that lowers the loss by nothing has its logit pushed down by
         # gate_learning_rate * T * sigmoid'(T m) per step / steps: a fixed total over the
         # search, whatever the penalty, the data size or the number of steps
-        self.step_size_ = self.gate_learning_rate / (self.steps_ * embedding.strength)
-        self._set_temperature(trainer)
+        self.step_size_ = self.gate_learning_rate / (self.steps_ * self.strength_)
+
+    def _warmed_up(self, trainer):
+        if self.warmup_epochs != "auto":
+            return self.warmup_done_ >= self.warmup_epochs
+        # until the backbone's validation loss levels off (large data: the interactions take
+        # a few epochs, and gates decided before them prune the values they need)
+        loss = trainer.record.get("valid_loss")
+        done = (loss is None or self.warmup_done_ >= self._max_warmup()
+                or loss > self.best_loss_ * (1 - self.warmup_tolerance))
+        self.best_loss_ = min(self.best_loss_, loss if loss is not None else self.best_loss_)
+        return done
 
     def _set_temperature(self, trainer):
-        t = self.final_temperature ** (min(max(self.step_, 0), self.steps_ - 1)
-                                       / max(self.steps_ - 1, 1))
+        t = 1.0 if self.warming_ else self.final_temperature ** (
+            min(self.step_, self.steps_ - 1) / max(self.steps_ - 1, 1))
         self._embedding(trainer).temperature.fill_(t)
 
     def on_epoch_begin(self, trainer):
@@ -215,9 +246,11 @@ class _Search(Callback):
             self.rewind_state_ = _state(trainer.network)
 
     def on_batch_end(self, trainer, batch, n_batches):
-        self._embedding(trainer).gate_step(self.step_size_ if self.step_ >= 0 else 0.0)
-        self.step_ += 1
-        self._set_temperature(trainer)
+        # in the warm-up a step of 0: it still undoes what the optimiser did to the logits
+        self._embedding(trainer).gate_step(0.0 if self.warming_ else self.step_size_)
+        if not self.warming_:
+            self.step_ += 1
+            self._set_temperature(trainer)
 
     def on_epoch_end(self, trainer):
         # a constant learning rate (as in the paper): undo any plateau decay of this epoch
@@ -225,8 +258,13 @@ class _Search(Callback):
         if lr != self.learning_rate_:
             trainer.scale_learning_rate(self.learning_rate_ / lr)
         embedding = self._embedding(trainer)
-        self.gates_ = embedding.gate_params.detach().clone()
         trainer.record["temperature"] = float(embedding.temperature)
+        trainer.record["warm_up"] = self.warming_
+        if self.warming_:
+            self.warmup_done_ += 1
+            if self._warmed_up(trainer):
+                self._start_gates()
+        self.gates_ = embedding.gate_params.detach().clone()
         n = self.gates_.numel()
         trainer.record["kept_ratio"] = float((self.gates_ > 0).sum()) / n if n else 1.0
 
@@ -322,7 +360,7 @@ class _OptFSBase(MetaEstimatorMixin):
             raise ValueError(
                 f"rewind_epoch must be below search_epochs (a search epoch to rewind to); "
                 f"however: rewind_epoch={self.rewind_epoch}, search_epochs={self.search_epochs}")
-        if self.warmup_epochs >= self.search_epochs:
+        if self.warmup_epochs != "auto" and self.warmup_epochs >= self.search_epochs:
             raise ValueError(
                 f"warmup_epochs must be below search_epochs (epochs left to learn the gates); "
                 f"however: warmup_epochs={self.warmup_epochs}, "
@@ -421,7 +459,7 @@ _CONSTRAINTS = {
     "gate_penalty": [Interval("real", 0, None, closed="neither")],
     "final_temperature": [Interval("real", 1, None)],
     "search_epochs": [Interval("int", 1)],
-    "warmup_epochs": [Interval("int", 0)],
+    "warmup_epochs": [Interval("int", 0), Options("auto")],
     "rewind_epoch": [Interval("int", 0)],
     "gate_learning_rate": [Interval("real", 0, None, closed="neither")],
     "mask_init": [Interval("real", 0, None, closed="neither")],

@@ -231,9 +231,11 @@ class _Search(Callback):
         # until the backbone's validation loss levels off (large data: the interactions take
         # a few epochs, and gates decided before them prune the values they need)
         loss = trainer.record.get("valid_loss")
-        done = (loss is None or self.warmup_done_ >= self._max_warmup()
+        if loss is None:  # no validation rows: nothing to wait for
+            return True
+        done = (self.warmup_done_ >= self._max_warmup()
                 or loss > self.best_loss_ * (1 - self.warmup_tolerance))
-        self.best_loss_ = min(self.best_loss_, loss if loss is not None else self.best_loss_)
+        self.best_loss_ = min(self.best_loss_, loss)
         return done
 
     def _set_temperature(self, trainer):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CpuKernel", "FLAG_SETS"]
+__all__ = ["CpuKernel", "FLAG_SETS", "switched_on"]
 
 #: tried in order: tuned for this CPU, then portable
 FLAG_SETS = (
@@ -37,6 +37,11 @@ FLAG_SETS = (
 )
 
 logger = logging.getLogger("tabnn")
+
+
+def switched_on(variable):
+    """False where the environment variable ``variable`` says 0, false or no (default on)."""
+    return os.environ.get(variable, "1").strip().lower() not in {"0", "false", "no"}
 
 
 def _cache_dir():

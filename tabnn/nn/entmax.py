@@ -21,16 +21,15 @@ attribute ``fused`` set to False, keeps the PyTorch path.
 from __future__ import annotations
 
 import ctypes
-import os
 
 import torch
 
-from ._cpu_kernel import CpuKernel
+from ._cpu_kernel import CpuKernel, switched_on
 
 __all__ = ["entmax", "entmax15", "entmax_bisect", "sparsemax"]
 
 #: use the C kernel where it can be built (``TABNN_FUSED_ENTMAX=0`` sets this to False)
-fused = os.environ.get("TABNN_FUSED_ENTMAX", "1").strip().lower() not in {"0", "false", "no"}
+fused = switched_on("TABNN_FUSED_ENTMAX")
 
 
 def _sorted_cumulants(z, dim):

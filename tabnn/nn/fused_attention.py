@@ -18,16 +18,15 @@ attribute ``enabled`` to False does the same within a running process
 from __future__ import annotations
 
 import ctypes
-import os
 
 import torch
 
-from ._cpu_kernel import CpuKernel
+from ._cpu_kernel import CpuKernel, switched_on
 
 __all__ = ["available", "fused_attention", "pays_off"]
 
 #: use the kernel where it can be built (``TABNN_FUSED_ATTENTION=0`` sets this to False)
-enabled = os.environ.get("TABNN_FUSED_ATTENTION", "1").strip().lower() not in {"0", "false", "no"}
+enabled = switched_on("TABNN_FUSED_ATTENTION")
 _ROWS_PER_GROUP = 16
 
 

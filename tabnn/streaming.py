@@ -2,11 +2,13 @@
 
 A neural estimator's ``fit`` accepts, in place of an in-memory table, a polars ``LazyFrame``,
 a parquet path (a file, a directory or a glob) or a list of paths; ``y`` is then the name of
-the target column in that source, or an array with one entry per row. Nothing but the
-encoded validation rows, the targets and one or two chunks is held in memory:
+the target column in that source, or an array with one entry per row, and so is
+``sample_weight``. Nothing but the encoded validation rows, the targets, the weights and one
+or two chunks is held in memory:
 
 * the encoder is fitted from the value counts of every column (polars ``group_by().len()``
-  per chunk, summed), used as the weights of the distinct values, so its vocabularies and
+  per chunk, or the sum of the rows' weights, summed over chunks), used as the weights of the
+  distinct values, so its vocabularies and
   numeric quantiles equal those of an in-memory fit on the same rows; a numeric column with
   more than ``EXACT_DISTINCT`` distinct values is counted on a grid of 12 significant bits
   from then on (quantiles and bin edges within 0.025 %), so memory does not grow with the rows;
@@ -45,7 +47,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._params import draw_seed, validate_params
-from ._validation import as_column_table, validate_X
+from ._validation import as_column_table, validate_sample_weight, validate_X
 from .training import resolve_mixed_precision, resolve_strategy
 
 __all__ = ["is_lazy_source", "predict_parquet", "scan"]
@@ -185,11 +187,13 @@ def _on_grid(frame, name):
     return frame.with_columns(rounded.fill_nan(None) if frame[name].null_count() else rounded)
 
 
-def fit_encoder(encoder, source, features, train_mask=None, chunk_rows=CHUNK_ROWS):
+def fit_encoder(encoder, source, features, train_mask=None, chunk_rows=CHUNK_ROWS,
+                weight=None):
     """Fit ``encoder`` on the rows of a lazy source (those of global row numbers ``r`` where
     ``train_mask(r)`` holds) from value counts accumulated chunk by chunk; returns it.
 
-    The counts are the row weights of an ordinary fit on the distinct values, so
+    The counts (with ``weight``, an array over the global rows: the sums of the rows'
+    weights) are the row weights of an ordinary fit on the distinct values, so
     vocabularies, frequencies and weighted (exact) quantiles equal an in-memory fit's.
     Memory: one chunk plus the distinct values of every categorical column and at most
     ``EXACT_DISTINCT`` (then grid points) per numeric column.
@@ -198,20 +202,24 @@ def fit_encoder(encoder, source, features, train_mask=None, chunk_rows=CHUNK_ROW
     chunks = source if isinstance(source, _Chunks) else _Chunks(source, features, chunk_rows)
     counts = dict.fromkeys(features)
     numeric, gridded = set(), set()
+    count = pl.len().cast(pl.Float64) if weight is None else pl.col("__weight").sum()
     for k in range(len(chunks.parts)):
         offset, frame = chunks.read(k)
         if k == 0:  # column roles and names, as a fit on the first rows decides them
             encoder._fit(frame.select(features).head(1000), None)
             numeric = {s.name for s in encoder.schema_
                        if s.role == "numeric" and frame.schema[s.name].is_numeric()}
+        if weight is not None:
+            frame = frame.with_columns(
+                __weight=pl.Series(weight[offset : offset + frame.height], dtype=pl.Float64))
         if train_mask is not None:
             frame = frame.filter(pl.Series(train_mask(np.arange(offset,
                                                                 offset + frame.height))))
         for name in features:
-            part = frame.select(name)
+            part = frame.select(name) if weight is None else frame.select(name, "__weight")
             if name in gridded:
                 part = _on_grid(part, name)
-            part = part.group_by(name).agg(pl.len().cast(pl.Float64).alias("__count"))
+            part = part.group_by(name).agg(count.alias("__count"))
             if counts[name] is not None:
                 part = (pl.concat([counts[name], part], how="vertical_relaxed")
                         .group_by(name).agg(pl.col("__count").sum()))
@@ -341,25 +349,27 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     """``estimator.fit`` on a lazy source: see the module docstring. Returns ``estimator``."""
     est = estimator
     validate_params(est)
-    if sample_weight is not None:
-        raise ValueError("sample_weight is not supported when X is a LazyFrame or parquet "
-                         "path; pass an in-memory table to weight rows.")
     frame = scan(X)
     names = frame.collect_schema().names()
-    features = [c for c in names if not (isinstance(y, str) and c == y)]
-    if isinstance(y, str) and y not in names:
-        raise ValueError(f"y={y!r} is not a column of X (columns: {names}).")
+    named = {value for value in (y, sample_weight) if isinstance(value, str)}
+    for value, name in ((y, "y"), (sample_weight, "sample_weight")):
+        if isinstance(value, str) and value not in names:
+            raise ValueError(f"{name}={value!r} is not a column of X (columns: {names}).")
+    features = [c for c in names if c not in named]
     chunks = _Chunks(X, features, chunk_rows)
     n = chunks.n_rows
     warm = est._warm_starting() if hasattr(est, "_warm_starting") else False
     y_values = _column_or_array(frame, y, n, "y")
+    sw = None  # unit weights, made per chunk: no n-sized array
+    if sample_weight is not None:
+        sw = validate_sample_weight(_column_or_array(frame, sample_weight, n,
+                                                     "sample_weight"), n)
     # a warm start keeps the classes (and the target scaling) of the first fit
     target = (est._encode_validation_target(y_values, n) if warm
-              else est._encode_target(y_values, n, np.ones(n)))
+              else est._encode_target(y_values, n, np.ones(n) if sw is None else sw))
     del y_values
-    sw = None  # unit weights, made per chunk: no n-sized array
     if getattr(est, "class_weight", None) is not None:
-        sw = est._weigh_classes(target, np.ones(n), fit=not warm)
+        sw = est._weigh_classes(target, np.ones(n) if sw is None else sw, fit=not warm)
     if warm and list(est.feature_names_in_) != features:
         raise ValueError(f"warm_start: X has columns {features}, the first fit had "
                          f"{list(est.feature_names_in_)}.")
@@ -386,7 +396,7 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     n_train = n if valid_rows is None else n - len(valid_rows)
     if not warm:
         est.encoder_ = est._new_encoder()
-        fit_encoder(est.encoder_, chunks, features, train_mask)
+        fit_encoder(est.encoder_, chunks, features, train_mask, weight=sw)
 
     valid = None
     if holdout:

@@ -71,16 +71,7 @@ def test_chunks_are_the_row_groups_of_every_file(parquet):
     assert sliced.read(1)[1].equals(df[1500:3000].select("v"))
 
 
-def test_streamed_encoder_equals_in_memory_fit_on_the_same_rows(parquet):
-    paths, df = parquet
-    seed, fraction = 7, 0.25
-    keep = ~_holdout_mask(np.arange(df.height), seed, fraction)
-    features = ["a", "b", "u", "v"]
-    params = dict(min_frequency=3, numeric_scaling="quantile")
-    # slices of 700 rows: value counts are summed over chunks that split the row groups
-    streamed = fit_encoder(TabularEncoder(**params), pl.scan_parquet(paths), features,
-                           lambda rows: ~_holdout_mask(rows, seed, fraction), chunk_rows=700)
-    memory = TabularEncoder(**params).fit(df.filter(pl.Series(keep)).select(features))
+def _assert_same_encoder(streamed, memory):
     for s, m in zip(streamed.schema_, memory.schema_):
         assert (s.name, s.role, s.n_codes, s.has_missing) == (m.name, m.role, m.n_codes,
                                                              m.has_missing)
@@ -93,9 +84,38 @@ def test_streamed_encoder_equals_in_memory_fit_on_the_same_rows(parquet):
             assert (s.values is None) == (m.values is None)
             if s.values is not None:
                 np.testing.assert_array_equal(s.values, m.values)
+
+
+def test_streamed_encoder_equals_in_memory_fit_on_the_same_rows(parquet):
+    paths, df = parquet
+    seed, fraction = 7, 0.25
+    keep = ~_holdout_mask(np.arange(df.height), seed, fraction)
+    features = ["a", "b", "u", "v"]
+    params = dict(min_frequency=3, numeric_scaling="quantile")
+    # slices of 700 rows: value counts are summed over chunks that split the row groups
+    streamed = fit_encoder(TabularEncoder(**params), pl.scan_parquet(paths), features,
+                           lambda rows: ~_holdout_mask(rows, seed, fraction), chunk_rows=700)
+    memory = TabularEncoder(**params).fit(df.filter(pl.Series(keep)).select(features))
+    _assert_same_encoder(streamed, memory)
     assert "rare" not in streamed.schema_[0].categories  # below min_frequency
     np.testing.assert_array_equal(streamed.transform(df.select(features)),
                                   memory.transform(df.select(features)))
+
+
+def test_streamed_encoder_with_weights_equals_weighted_in_memory_fit(parquet):
+    paths, df = parquet
+    features = ["a", "b", "u", "v"]
+    weight = np.random.default_rng(5).choice([0.0, 0.5, 1.0, 3.0], size=df.height)
+    keep = np.arange(df.height) % 4 != 0
+    params = dict(min_frequency=3, numeric_scaling="quantile")
+    streamed = fit_encoder(TabularEncoder(**params), pl.scan_parquet(paths), features,
+                           lambda rows: rows % 4 != 0, chunk_rows=700, weight=weight)
+    memory = TabularEncoder(**params).fit(df.filter(pl.Series(keep)).select(features),
+                                          sample_weight=weight[keep])
+    _assert_same_encoder(streamed, memory)
+    unweighted = fit_encoder(TabularEncoder(**params), pl.scan_parquet(paths), features,
+                             lambda rows: rows % 4 != 0, chunk_rows=700)
+    assert not np.array_equal(streamed.schema_[0].counts, unweighted.schema_[0].counts)
 
 
 def test_holdout_share_is_even_over_the_rows_and_depends_on_the_seed():
@@ -201,8 +221,10 @@ def test_clear_errors(parquet):
     paths, df = parquet
     with pytest.raises(ValueError, match="not a column"):
         _model().fit(paths, "nope")
-    with pytest.raises(ValueError, match="sample_weight"):
-        _model().fit(paths, "click", sample_weight=np.ones(df.height))
+    with pytest.raises(ValueError, match="sample_weight='w' is not a column"):
+        _model().fit(paths, "click", sample_weight="w")
+    with pytest.raises(ValueError, match="Negative values"):
+        _model().fit(paths, "click", sample_weight=-np.ones(df.height))
     with pytest.raises(ValueError, match="one entry per row"):
         _model().fit(pl.scan_parquet(paths).drop("click"), np.ones(10))
     model = _model(max_epochs=1).fit(pd.DataFrame(np.random.rand(50, 2)), np.arange(50) % 2)
@@ -226,6 +248,26 @@ def test_class_weight_applies_to_streamed_rows(parquet):
     plain = _model(max_epochs=2).fit(paths, "click").predict_proba(X)[:, 1].mean()
     heavy = _model(max_epochs=2, class_weight={0: 1.0, 1: 5.0}).fit(paths, "click")
     assert heavy.predict_proba(X)[:, 1].mean() > plain + 0.1
+
+
+def test_sample_weight_column_or_array_weighs_the_streamed_rows():
+    # half the rows have their label flipped: unweighted, the XOR is drowned; with those rows
+    # weighted 0 (as a column of the source or as an array) it is learnt
+    df = _frame(6000, seed=4)
+    flip = np.random.default_rng(6).random(df.height) < 0.5
+    clicks = df["click"].to_numpy()
+    lf = df.lazy().with_columns(click=pl.Series(np.where(flip, 1 - clicks, clicks)),
+                                w=pl.Series((~flip).astype(float)))
+    test = _frame(2000, seed=1)
+    X_test, y_test = test.drop("click"), test["click"].to_numpy()
+    by_name = _model().fit(lf, "click", sample_weight="w")
+    assert list(by_name.feature_names_in_) == ["a", "b", "u", "v"]  # the weights are no feature
+    by_array = _model().fit(lf.drop("w"), "click", sample_weight=(~flip).astype(float))
+    unweighted = _model().fit(lf.drop("w"), "click")
+    auc = {name: roc_auc_score(y_test, m.predict_proba(X_test)[:, 1])
+           for name, m in [("name", by_name), ("array", by_array), ("none", unweighted)]}
+    assert auc["name"] > 0.85 and auc["none"] < 0.7, auc
+    assert auc["array"] == pytest.approx(auc["name"], abs=1e-9)
 
 
 def test_numeric_counts_stay_bounded_on_a_grid_past_the_exact_limit(monkeypatch):

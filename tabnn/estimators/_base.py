@@ -423,11 +423,13 @@ class NeuralEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like, pandas or polars DataFrame of shape (n_samples, n_features)
-            Training data; categorical columns are detected from their dtype.
-        y : array-like of shape (n_samples,)
-            Target.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, used by the encoder's statistics and the loss.
+            Training data; categorical columns are detected from their dtype. A polars
+            LazyFrame or parquet path(s) is read in chunks (:mod:`tabnn.streaming`).
+        y : array-like of shape (n_samples,), or str for a lazy ``X``
+            Target, or the name of the target column of a lazy ``X``.
+        sample_weight : array-like of shape (n_samples,), or str for a lazy ``X``, default=None
+            Row weights, used by the encoder's statistics and the loss; for a lazy ``X``
+            also the name of a weight column (not a feature then).
         X_val : array-like, pandas or polars DataFrame of shape (n_val, n_features), default=None
             Validation rows for early stopping, used instead of holding out
             ``validation_fraction`` of ``X`` (every row of ``X`` then trains). Same columns

@@ -54,7 +54,8 @@ gate_penalty : float, default=0.3
         ``"auto"``: until an epoch lowers the backbone's best validation loss by less than
         1 %, at most half the search. On large tables a model that needs a few epochs to
         learn its interactions (AutoInt) otherwise has gates decided before them, which
-        prune the values the interactions use; on small tables it keeps more values.
+        prune the values the interactions use; 3 epochs avoided that on a 300k-row table,
+        while ``"auto"`` can stop at a plateau of the loss before an interaction is learnt.
     rewind_epoch : int, default=0
         The retraining starts from the backbone's weights at the start of this search epoch
         (0: its initial weights; the paper tunes 0 to ``E - 1``). Must be below

@@ -360,16 +360,16 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     n = chunks.n_rows
     warm = est._warm_starting() if hasattr(est, "_warm_starting") else False
     y_values = _column_or_array(frame, y, n, "y")
-    sw = None  # unit weights, made per chunk: no n-sized array
-    if sample_weight is not None:
-        sw = validate_sample_weight(_column_or_array(frame, sample_weight, n,
-                                                     "sample_weight"), n)
+    given = (None if sample_weight is None else
+             _column_or_array(frame, sample_weight, n, "sample_weight"))
+    weights = validate_sample_weight(given, n)  # ones without sample_weight
     # a warm start keeps the classes (and the target scaling) of the first fit
     target = (est._encode_validation_target(y_values, n) if warm
-              else est._encode_target(y_values, n, np.ones(n) if sw is None else sw))
+              else est._encode_target(y_values, n, weights))
     del y_values
-    if getattr(est, "class_weight", None) is not None:
-        sw = est._weigh_classes(target, np.ones(n) if sw is None else sw, fit=not warm)
+    sw = None  # unit weights are made per chunk
+    if given is not None or getattr(est, "class_weight", None) is not None:
+        sw = est._weigh_classes(target, weights, fit=not warm)
     if warm and list(est.feature_names_in_) != features:
         raise ValueError(f"warm_start: X has columns {features}, the first fit had "
                          f"{list(est.feature_names_in_)}.")
@@ -450,7 +450,8 @@ def _validation(est, X_val, y_val, sample_weight_val, device):
         y_values = y_val
     m = encoded.codes.shape[0]
     target = est._encode_validation_target(y_values, m)
-    sw = np.ones(m) if sample_weight_val is None else np.asarray(sample_weight_val, float)
+    # weighted as in an in-memory fit: checked, and times the class weights
+    sw = est._weigh_classes(target, validate_sample_weight(sample_weight_val, m))
     return est._to_tensors(encoded, device), *est._target_tensors(target, sw, device)
 
 

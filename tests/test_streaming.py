@@ -189,6 +189,25 @@ def test_lazyframe_with_target_array_and_lazy_validation_set(parquet, tmp_path):
         model.history_[0]["valid_loss"], rel=1e-6)
 
 
+def test_lazy_validation_set_is_class_weighted_like_an_in_memory_one(parquet, tmp_path):
+    paths, df = parquet
+    val = _frame(1000, seed=2)
+    val_path = str(tmp_path / "val.parquet")
+    val.write_parquet(val_path)
+    X = pl.scan_parquet(paths).select("a", "b", "u", "v")
+    params = dict(max_epochs=1, class_weight={0: 1.0, 1: 4.0})
+    weights = np.linspace(0.5, 2.0, val.height)
+    lazy = _model(**params).fit(X, df["click"].to_numpy(), X_val=val_path, y_val="click",
+                                sample_weight_val=weights)
+    memory = _model(**params).fit(X, df["click"].to_numpy(), X_val=val.drop("click"),
+                                  y_val=val["click"], sample_weight_val=weights)
+    assert lazy.history_[0]["valid_loss"] == pytest.approx(memory.history_[0]["valid_loss"],
+                                                           rel=1e-6)
+    with pytest.raises(ValueError, match="Negative values"):
+        _model(**params).fit(X, df["click"].to_numpy(), X_val=val_path, y_val="click",
+                             sample_weight_val=-weights)
+
+
 def test_regressor_from_a_lazyframe(parquet):
     _, df = parquet
     lf = df.lazy().with_columns(target=pl.col("v") * 2 + 1)

@@ -47,6 +47,15 @@ def parquet(tmp_path_factory):
     return paths, df
 
 
+@pytest.fixture
+def validation(tmp_path):
+    """A 1000-row validation table written to parquet, and the frame."""
+    val = _frame(1000, seed=2)
+    path = str(tmp_path / "val.parquet")
+    val.write_parquet(path)
+    return val, path
+
+
 def _model(cls=FCNClassifier, **kw):
     params = dict(ecn_layers=1, lcn_layers=1, embedding_dim=4, max_epochs=4, batch_size=128,
                   learning_rate=1e-2, random_state=0, min_frequency=3)
@@ -175,11 +184,9 @@ def test_fit_from_parquet_learns_the_planted_interaction_like_in_memory(parquet)
     assert abs(auc_streamed - auc_memory) < 0.02
 
 
-def test_lazyframe_with_target_array_and_lazy_validation_set(parquet, tmp_path):
+def test_lazyframe_with_target_array_and_lazy_validation_set(parquet, validation):
     paths, df = parquet
-    val = _frame(1000, seed=2)
-    val_path = str(tmp_path / "val.parquet")
-    val.write_parquet(val_path)
+    val, val_path = validation
     X = pl.scan_parquet(paths).select("a", "b", "u", "v")
     model = _model(max_epochs=2).fit(X, df["click"].to_numpy(), X_val=val_path, y_val="click")
     assert len(model.history_) == 2
@@ -189,11 +196,9 @@ def test_lazyframe_with_target_array_and_lazy_validation_set(parquet, tmp_path):
         model.history_[0]["valid_loss"], rel=1e-6)
 
 
-def test_lazy_validation_set_is_class_weighted_like_an_in_memory_one(parquet, tmp_path):
+def test_lazy_validation_set_is_class_weighted_like_an_in_memory_one(parquet, validation):
     paths, df = parquet
-    val = _frame(1000, seed=2)
-    val_path = str(tmp_path / "val.parquet")
-    val.write_parquet(val_path)
+    val, val_path = validation
     X = pl.scan_parquet(paths).select("a", "b", "u", "v")
     params = dict(max_epochs=1, class_weight={0: 1.0, 1: 4.0})
     weights = np.linspace(0.5, 2.0, val.height)

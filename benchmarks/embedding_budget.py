@@ -26,6 +26,8 @@ Usage::
     TABNN_DATA=../shared/data python benchmarks/embedding_budget.py --full     # 5 budgets
     python benchmarks/embedding_budget.py --datasets ctr_benchmark_data --seeds 0 \
         --out out/ctr0                         # one seed; then --combine out/ctr*.csv
+    python benchmarks/embedding_budget.py --datasets ctr_benchmark_data --ctr-rows 300000 \
+        --budgets 0.1 --probes 16 --seeds 0    # one budget on the 300k-row table
 
 Writes the table (markdown, stdout and ``--out``.md), a CSV and the plot (``--out``.png).
 """
@@ -194,6 +196,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
                         help="budgets 1/100, 3/100, 1/10, 3/10, 1 (default: 1/100, 1/10, 1)")
+    parser.add_argument("--budgets", nargs="+", type=float,
+                        help="budget fractions to run (overrides --full)")
     parser.add_argument("--datasets", nargs="+",
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
@@ -218,7 +222,7 @@ def main():
         results = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
     else:
         results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
-                      BUDGETS if args.full else QUICK_BUDGETS, args.probes)
+                      args.budgets or (BUDGETS if args.full else QUICK_BUDGETS), args.probes)
     text = markdown(summary(results))
     print(text)
     out = Path(args.out)

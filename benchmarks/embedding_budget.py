@@ -51,6 +51,7 @@ from tabnn.datasets import load_dataset
 BUDGETS = (0.01, 0.03, 0.1, 0.3, 1.0)
 QUICK_BUDGETS = (0.01, 0.1, 1.0)
 N_PROBES = 2
+CTR_ROWS = 60_000
 
 
 def _data(name, n_rows):
@@ -80,15 +81,18 @@ def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES):
     rows = []
     for name in datasets:
         data = _data(name, n_rows[name])
+        # another size of the CTR table is another data set in the tables and plots
+        label = (f"{name}_{n_rows[name] // 1000}k"
+                 if name == "ctr_benchmark_data" and n_rows[name] != CTR_ROWS else name)
         for seed in seeds:
             auc, field = _fit("field", data, seed, max_epochs)
             table_rows = field.module_.embedding.table.weight.shape[0]  # R
             numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
             full = field.n_embedding_params_
-            rows.append(dict(data=name, seed=seed, embedding="per-field", budget=1.0,
+            rows.append(dict(data=label, seed=seed, embedding="per-field", budget=1.0,
                              table_size=table_rows, params=full, auc=auc,
                              best_epoch=field.best_iteration_))
-            print(f"{name} seed {seed}: per-field R={table_rows} rows, {full} params, "
+            print(f"{label} seed {seed}: per-field R={table_rows} rows, {full} params, "
                   f"AUC {auc:.4f} (best epoch {field.best_iteration_})", flush=True)
             for f in budgets:
                 specs = {"hashed": HashedEmbedding(table_size=max(1, round(f * table_rows))),
@@ -97,7 +101,7 @@ def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES):
                              n_probes=n_probes)}
                 for kind, spec in specs.items():
                     auc, model = _fit(spec, data, seed, max_epochs)
-                    rows.append(dict(data=name, seed=seed, embedding=kind, budget=f,
+                    rows.append(dict(data=label, seed=seed, embedding=kind, budget=f,
                                      table_size=spec.table_size,
                                      params=model.n_embedding_params_, auc=auc,
                                      best_epoch=model.best_iteration_))
@@ -202,7 +206,7 @@ def main():
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                         help="random_state values of the models (the split stays fixed)")
-    parser.add_argument("--ctr-rows", type=int, default=60_000,
+    parser.add_argument("--ctr-rows", type=int, default=CTR_ROWS,
                         help="rows of ctr_benchmark_data (split 4:1:1)")
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--probes", type=int, default=N_PROBES,

@@ -47,7 +47,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._params import draw_seed, validate_params
-from ._validation import as_column_table, validate_sample_weight, validate_X
+from ._validation import as_column_table, validate_sample_weight
 from .training import resolve_mixed_precision, resolve_strategy
 
 __all__ = ["is_lazy_source", "predict_parquet", "scan"]
@@ -382,12 +382,8 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
     est.device_ = str(device)
     est.mixed_precision_ = resolve_mixed_precision(est.mixed_precision, device,
                                                    getattr(torch, est.dtype))
-    use_es = est.early_stopping is True or (est.early_stopping == "auto" and n >= 1000)
-    holdout = use_es and X_val is None
-    if X_val is not None and est.early_stopping is False:
-        raise ValueError("X_val and y_val are passed to fit while early_stopping=False; they "
-                         "are only used for early stopping: set early_stopping to 'auto' or "
-                         "True.")
+    has_validation_set = est._check_validation_request(X_val, y_val, sample_weight_val)
+    holdout = est._uses_early_stopping(n) and not has_validation_set
 
     # the held-out part: validation_fraction of the rows, at most MAX_HELD_OUT of them
     fraction = min(est.validation_fraction, MAX_HELD_OUT / n)
@@ -403,7 +399,7 @@ def fit_source(estimator, X, y, sample_weight=None, X_val=None, y_val=None,
         encoded = _encode_source(est, None, _Rows(chunks, valid_rows))
         valid = (est._to_tensors(encoded, device),
                  *est._target_tensors(target[valid_rows], _weights(sw, valid_rows), device))
-    elif X_val is not None:
+    elif has_validation_set:
         valid = _validation(est, X_val, y_val, sample_weight_val, device)
 
     if warm:
@@ -437,21 +433,18 @@ class _Rows:
 
 
 def _validation(est, X_val, y_val, sample_weight_val, device):
-    if y_val is None:
-        raise ValueError("X_val is provided, but y_val was not provided.")
-    if is_lazy_source(X_val):
+    if not is_lazy_source(X_val):  # in memory: the in-memory fit's own validation set
+        table, target, sw = est._validation_data(X_val, y_val, sample_weight_val)
+        encoded = est.encoder_.encode(table)
+    else:
         frame = scan(X_val)
         chunks = _Chunks(X_val, est.feature_names_in_)
         encoded = _encode_source(est, X_val, chunks)
-        y_values = _column_or_array(frame, y_val, chunks.n_rows, "y_val")
-    else:
-        table = validate_X(est, X_val, reset=False)
-        encoded = est.encoder_.encode(table)
-        y_values = y_val
-    m = encoded.codes.shape[0]
-    target = est._encode_validation_target(y_values, m)
-    # weighted as in an in-memory fit: checked, and times the class weights
-    sw = est._weigh_classes(target, validate_sample_weight(sample_weight_val, m))
+        m = encoded.codes.shape[0]
+        target = est._encode_validation_target(
+            _column_or_array(frame, y_val, chunks.n_rows, "y_val"), m)
+        # weighted as in an in-memory fit: checked, and times the class weights
+        sw = est._weigh_classes(target, validate_sample_weight(sample_weight_val, m))
     return est._to_tensors(encoded, device), *est._target_tensors(target, sw, device)
 
 

@@ -482,12 +482,12 @@ class NeuralEstimator(BaseEstimator):
             target = self._encode_target(y, table.n_rows, sw)
         return table, target, self._weigh_classes(target, sw, fit=True)
 
-    def _validation_data(self, X_val, y_val, sample_weight_val):
-        """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
+    def _check_validation_request(self, X_val, y_val, sample_weight_val):
+        """Whether a validation set is given; an error for an incomplete or unusable one."""
         if X_val is None and y_val is None:
             if sample_weight_val is not None:
                 raise ValueError("sample_weight_val is provided, but X_val and y_val are not.")
-            return None
+            return False
         if y_val is None:
             raise ValueError("X_val is provided, but y_val was not provided.")
         if X_val is None:
@@ -497,15 +497,25 @@ class NeuralEstimator(BaseEstimator):
                 "X_val and y_val are passed to fit while early_stopping=False; they are only "
                 "used for early stopping: set early_stopping to 'auto' or True."
             )
+        return True
+
+    def _validation_data(self, X_val, y_val, sample_weight_val):
+        """Checked ``(table, encoded target, weights)`` of a given validation set, or None."""
+        if not self._check_validation_request(X_val, y_val, sample_weight_val):
+            return None
         table = validate_X(self, X_val, reset=False)
         sw = validate_sample_weight(sample_weight_val, table.n_rows)
         target = self._encode_validation_target(y_val, table.n_rows)
         return table, target, self._weigh_classes(target, sw)
 
+    def _uses_early_stopping(self, n):
+        """Whether a fit on ``n`` rows stops early ("auto": from 1000 rows on)."""
+        return self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
+
     def _split(self, target, n, seed, has_validation_set):
         """Sorted ``(train_rows, valid_rows)``; ``valid_rows`` is None without a held-out part
         (no early stopping, or the user's own validation set)."""
-        use_es = self.early_stopping is True or (self.early_stopping == "auto" and n >= 1000)
+        use_es = self._uses_early_stopping(n)
         rows = np.arange(n)
         if not use_es or has_validation_set:
             return rows, None

@@ -6,9 +6,10 @@
   ones (:func:`small_configuration`);
 * the one users get by default (``cls()``), for every estimator.
 
-Both pass every check. A check whose exactness a float32 mini-batch fit cannot meet by nature
-runs with the parameters of :data:`CHECK_OVERRIDES` (one table, a reason per entry), the way
-scikit-learn's own tests run ``MLPClassifier``'s sample-weight check with ``solver="lbfgs"``.
+Both pass every check. A check whose exactness a float32 mini-batch fit cannot meet by nature,
+or whose premise a network trained to convergence on its few rows breaks, runs with the
+parameters of :data:`CHECK_OVERRIDES` (one table, a reason per entry), the way scikit-learn's
+own tests run ``MLPClassifier``'s sample-weight check with ``solver="lbfgs"``.
 """
 
 from sklearn.base import clone, is_classifier
@@ -77,7 +78,18 @@ EXPECTED_FAILURES = {}
 # {check: {model family ("*": every neural estimator and OptFS's backbone): (params, why)}}.
 _SAME_NETWORK_FOR_COPIES = ("a row of weight k must train as its k copies do: copies shift batch "
                             "statistics, and draw dropout masks of their own")
+_MEMORISES_TINY_WEIGHTS = ("trained to convergence on 50 rows the network fits the rows of "
+                           "weight 1e-4 as well, whatever the class weights")
 CHECK_OVERRIDES = {
+    "check_class_weight_classifiers": {
+        # 100 epochs on the check's 50 rows: once the weight-1000 class is fitted, Adam
+        # rescales the gradient of the weight-1e-4 rows to full steps and these larger
+        # networks memorise those rows too (0.44-1.0 of the test rows predicted as class 0
+        # over five seeds, where the check wants 0.87); 20 epochs show what the check
+        # asks, that the weights steer the fit (1.0 in every seed, either precision)
+        "FGCNN": ({"max_epochs": 20}, _MEMORISES_TINY_WEIGHTS),
+        "ARMNet": ({"max_epochs": 20}, _MEMORISES_TINY_WEIGHTS),
+    },
     "check_sample_weight_equivalence_on_dense_data": {
         "*": ({"dtype": "float64"},
               "a row of weight k against k copies of it sums the same terms in another order; "

@@ -90,13 +90,15 @@ def test_mask_activity_per_layer_and_field(fitted, third_order):
     per_field = fitted.mask_activity(X, per_field=True)
     assert per_field["lcn"].shape == (2, X.shape[1])
     np.testing.assert_allclose(per_field["lcn"].mean(1), act["lcn"])
-    # by hand from the module on the whole set (the method sums over prediction batches)
+    # by hand from the module on the whole set (the method sums over prediction batches),
+    # with the fit's precision: a CPU with native bfloat16 runs the network under autocast
     import torch
     module = fitted.module_
     inputs = fitted._to_tensors(fitted.encoder_.encode(
         __import__("tabnn._validation", fromlist=["validate_X"]).validate_X(
             fitted, X, reset=False)), torch.device("cpu"))
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                         enabled=fitted.mixed_precision_):
         module.eval()
         _, masks = module.model(module.embedding(*inputs), return_masks=True)
     np.testing.assert_allclose(act["ecn"], [(m == 0).double().mean().item()

@@ -28,6 +28,8 @@ Usage::
         --out out/ctr0                         # one seed; then --combine out/ctr*.csv
     python benchmarks/embedding_budget.py --datasets ctr_benchmark_data --ctr-rows 300000 \
         --budgets 0.1 --probes 16 --seeds 0    # one budget on the 300k-row table
+    python benchmarks/embedding_budget.py --datasets avazu_sample --folds 6 --budgets 0.1 \
+        --probes 16                            # 6-fold cross-validation: every row tested
 
 Writes the table (markdown, stdout and ``--out``.md), a CSV and the plot (``--out``.png).
 """
@@ -42,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from tabnn import FCNClassifier, HashedEmbedding, UnifiedEmbedding
 from tabnn.comparison import ctr_benchmark_data
@@ -54,9 +56,7 @@ N_PROBES = 2
 CTR_ROWS = 60_000
 
 
-def _data(name, n_rows):
-    """``(X, X_val, X_test, y, y_val, y_test)``: one fixed stratified split, 1/6 of the rows
-    each for validation and test."""
+def _load(name, n_rows):
     if name == "ctr_benchmark_data":
         data = ctr_benchmark_data(n_rows, random_state=0)
     else:
@@ -64,10 +64,27 @@ def _data(name, n_rows):
     X, y = data.data, np.asarray(data.target)
     if len(X) > n_rows:
         X, _, y, _ = train_test_split(X, y, train_size=n_rows, random_state=0, stratify=y)
-    part = len(X) // 6
-    X, Xt, y, yt = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
-    X, Xv, y, yv = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
-    return X, Xv, Xt, y, yv, yt
+    return X, y
+
+
+def _splits(name, n_rows, folds=None):
+    """``(fold, (X, X_val, X_test, y, y_val, y_test))`` per split. Without ``folds`` one
+    fixed stratified split, 1/6 of the rows each for validation and test; with ``folds=K``
+    every row is a test row once (stratified K-fold) and each fold's validation rows are
+    1/(K-1) of the others, so a small data set's whole sample is tested."""
+    X, y = _load(name, n_rows)
+    if folds is None:
+        part = len(X) // 6
+        X, Xt, y, yt = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
+        X, Xv, y, yv = train_test_split(X, y, test_size=part, random_state=0, stratify=y)
+        yield 0, (X, Xv, Xt, y, yv, yt)
+        return
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    for fold, (rest, test) in enumerate(cv.split(np.zeros(len(y)), y)):
+        Xr, yr = X.iloc[rest], y[rest]
+        Xf, Xv, yf, yv = train_test_split(Xr, yr, test_size=1 / (folds - 1),
+                                          random_state=fold, stratify=yr)
+        yield fold, (Xf, Xv, X.iloc[test], yf, yv, y[test])
 
 
 def _fit(embedding, data, seed, max_epochs):
@@ -77,38 +94,47 @@ def _fit(embedding, data, seed, max_epochs):
     return roc_auc_score(yt, model.predict_proba(Xt)[:, 1]), model
 
 
-def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES):
+def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=None):
     rows = []
     for name in datasets:
-        data = _data(name, n_rows[name])
-        # another size of the CTR table is another data set in the tables and plots
+        # another size of the CTR table, or cross-validation, is another data set in the
+        # tables and plots
         label = (f"{name}_{n_rows[name] // 1000}k"
                  if name == "ctr_benchmark_data" and n_rows[name] != CTR_ROWS else name)
-        for seed in seeds:
-            auc, field = _fit("field", data, seed, max_epochs)
-            table_rows = field.module_.embedding.table.weight.shape[0]  # R
-            numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
-            full = field.n_embedding_params_
-            rows.append(dict(data=label, seed=seed, embedding="per-field", budget=1.0,
-                             table_size=table_rows, params=full, auc=auc,
-                             best_epoch=field.best_iteration_))
-            print(f"{label} seed {seed}: per-field R={table_rows} rows, {full} params, "
-                  f"AUC {auc:.4f} (best epoch {field.best_iteration_})", flush=True)
-            for f in budgets:
-                specs = {"hashed": HashedEmbedding(table_size=max(1, round(f * table_rows))),
-                         "unified": UnifiedEmbedding(
-                             table_size=max(1, round(f * table_rows * n_probes)),
-                             n_probes=n_probes)}
-                for kind, spec in specs.items():
-                    auc, model = _fit(spec, data, seed, max_epochs)
-                    rows.append(dict(data=label, seed=seed, embedding=kind, budget=f,
-                                     table_size=spec.table_size,
-                                     params=model.n_embedding_params_, auc=auc,
-                                     best_epoch=model.best_iteration_))
-                    print(f"  {kind:8s} budget {f:<5g} table_size {spec.table_size:>7d} "
-                          f"params {model.n_embedding_params_:>8d} (numeric {numeric}) "
-                          f"AUC {auc:.4f} (best epoch {model.best_iteration_})", flush=True)
+        if folds:
+            label += f"_cv{folds}"
+        for fold, data in _splits(name, n_rows[name], folds):
+            for seed in seeds:
+                rows += _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes)
     return pd.DataFrame(rows)
+
+
+def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes):
+    """Per-field tables, then hashed and unified tables at every budget, on one split."""
+    auc, field = _fit("field", data, seed, max_epochs)
+    table_rows = field.module_.embedding.table.weight.shape[0]  # R
+    numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
+    full = field.n_embedding_params_
+    rows = [dict(data=label, fold=fold, seed=seed, embedding="per-field", budget=1.0,
+                 table_size=table_rows, params=full, auc=auc,
+                 best_epoch=field.best_iteration_)]
+    print(f"{label} fold {fold} seed {seed}: per-field R={table_rows} rows, {full} params, "
+          f"AUC {auc:.4f} (best epoch {field.best_iteration_})", flush=True)
+    for f in budgets:
+        specs = {"hashed": HashedEmbedding(table_size=max(1, round(f * table_rows))),
+                 "unified": UnifiedEmbedding(
+                     table_size=max(1, round(f * table_rows * n_probes)),
+                     n_probes=n_probes)}
+        for kind, spec in specs.items():
+            auc, model = _fit(spec, data, seed, max_epochs)
+            rows.append(dict(data=label, fold=fold, seed=seed, embedding=kind, budget=f,
+                             table_size=spec.table_size,
+                             params=model.n_embedding_params_, auc=auc,
+                             best_epoch=model.best_iteration_))
+            print(f"  {kind:8s} budget {f:<5g} table_size {spec.table_size:>7d} "
+                  f"params {model.n_embedding_params_:>8d} (numeric {numeric}) "
+                  f"AUC {auc:.4f} (best epoch {model.best_iteration_})", flush=True)
+    return rows
 
 
 KINDS = ("per-field", "hashed", "unified")
@@ -131,14 +157,19 @@ def summary(results):
     """One row per (data set, budget): test AUC of each embedding (mean ± standard deviation
     over seeds), its parameters, and the paired (same seed) differences of unified against
     hashed at that budget and against per-field tables (1x)."""
-    auc = results.pivot_table(index=["data", "budget", "seed"], columns="embedding",
+    if "fold" not in results:  # written before --folds existed: one fixed split
+        results = results.assign(fold=0)
+    auc = results.pivot_table(index=["data", "budget", "fold", "seed"], columns="embedding",
                               values="auc")
     params = results.groupby(["data", "embedding", "budget"]).params.mean()
-    ref = results[results.embedding == "per-field"].set_index(["data", "seed"]).auc
+    ref = results[results.embedding == "per-field"].set_index(["data", "fold", "seed"]).auc
     out = []
     for (name, budget), part in auc.groupby(level=["data", "budget"]):
         part = part.droplevel(["data", "budget"])
-        row = {"data set": name, "budget": f"{budget:g}", "seeds": len(part)}
+        n_folds = part.index.get_level_values("fold").nunique()
+        seeds = part.index.get_level_values("seed").nunique()
+        row = {"data set": name, "budget": f"{budget:g}",
+               "seeds": f"{n_folds} folds x {seeds}" if n_folds > 1 else len(part)}
         for kind in KINDS:
             values = part[kind].dropna() if kind in part else []
             row[f"{kind} AUC"] = _mean_sd(values)
@@ -206,6 +237,9 @@ def main():
                         default=["ctr_benchmark_data", "criteo_sample", "avazu_sample"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                         help="random_state values of the models (the split stays fixed)")
+    parser.add_argument("--folds", type=int,
+                        help="K-fold cross-validation instead of the one fixed split: every "
+                             "row is a test row once (labelled <data>_cvK)")
     parser.add_argument("--ctr-rows", type=int, default=CTR_ROWS,
                         help="rows of ctr_benchmark_data (split 4:1:1)")
     parser.add_argument("--max-epochs", type=int, default=20)
@@ -226,7 +260,8 @@ def main():
         results = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
     else:
         results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
-                      args.budgets or (BUDGETS if args.full else QUICK_BUDGETS), args.probes)
+                      args.budgets or (BUDGETS if args.full else QUICK_BUDGETS), args.probes,
+                      args.folds)
     text = markdown(summary(results))
     print(text)
     out = Path(args.out)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .layers import at_least_float32
 from .output import ModelOutput
 
 __all__ = ["FCN", "CrossNetwork", "SelfMaskCrossLayer", "dropout", "split_halves"]
@@ -244,11 +245,9 @@ class FCN(nn.Module):
         logits, masks = {}, {}
         for name, net, head in self._branches():
             out, masks[name] = net(x, return_masks=True)
-            logit = head(out)
             # at least float32 under autocast: bfloat16 means would round the fused logit
             # 2^-9 away from the mean of the branches
-            logit = logit.to(torch.promote_types(logit.dtype, torch.float32))
-            logits[name] = logit.mean(dim=1)  # mean over heads
+            logits[name] = at_least_float32(head(out)).mean(dim=1)  # mean over heads
         fused = sum(logits.values()) * (1.0 / len(logits))
         output = ModelOutput(fused, aux=logits)
         return (output, masks) if return_masks else output

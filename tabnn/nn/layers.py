@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "at_least_float32"]
+
+
+def at_least_float32(x):
+    """``x`` in float32 when autocast made it bfloat16 (or float16); float64 stays float64.
+
+    For the few sums whose rounding matters (softmax scores, averaged logits)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 class MLP(nn.Module):

@@ -69,8 +69,6 @@ def quality(models, datasets, quick, params=None):
         table.insert(0, "rows", len(X_tr) + len(X_te))
         table.insert(0, "data set", name)
         print(table.to_string(index=False, float_format="%.4f"), "\n", flush=True)
-        # attrs hold per-split arrays of different lengths, which pd.concat cannot compare
-        table.attrs.clear()
         tables.append(table)
     return pd.concat(tables) if tables else None
 

@@ -205,7 +205,7 @@ def main():
                         scoring=["auc", "logloss", "accuracy"], random_state=0)
         table.attrs["rows"] = len(y)
         tables[name] = table
-        fold_rows.append(table.attrs["folds"].assign(data_set=name))
+        fold_rows.append(table.attrs["folds"].scores.assign(data_set=name))
         print(f"== {name}: {len(y)} rows, {folds} folds, {time.perf_counter() - start:.0f} s")
         print(summary({name: table}).drop(columns=["data set", "rows"]).to_string(
             index=False, float_format="%.4f"), "\n", flush=True)

@@ -40,6 +40,7 @@ from .callbacks import Callback
 
 __all__ = [
     "BASELINES",
+    "FoldResults",
     "METRICS",
     "compare",
     "compare_split",
@@ -560,9 +561,9 @@ def compare(X, y, models=None, *, cv=5, scoring=None, task="auto", params=None,
         its mean over folds and ``<metric>_std``, ``fit_seconds`` and ``predict_seconds``
         (means), ``epochs`` (mean, neural models), ``size`` (parameters, rules, leaves or
         weights), ``note`` (the time budget hit, an error, an interruption). ``attrs`` holds
-        ``task``, ``metrics``, ``splits`` (the folds' test rows), ``folds`` (one row per model
-        and fold), ``time_budget`` and ``interrupted``. On Ctrl-C the models finished so
-        far are returned. Format it with :func:`format_leaderboard`, draw it with
+        ``task``, ``metrics``, ``folds`` (a :class:`FoldResults`: the folds' test rows and
+        one row of scores per model and fold), ``time_budget`` and ``interrupted``. On
+        Ctrl-C the models finished so far are returned. Format it with :func:`format_leaderboard`, draw it with
         :func:`plot_leaderboard`.
 
     Examples
@@ -676,9 +677,66 @@ def _leaderboard(rows, folds, metrics, task, splits, time_budget, interrupted):
         table = table.sort_values(first, ascending=not METRICS[first][1],
                                   na_position="last", kind="stable").reset_index(drop=True)
     table.attrs.update(task=task, metrics=list(metrics), time_budget=time_budget,
-                       interrupted=interrupted, splits=[test for _, test in splits],
-                       folds=pd.DataFrame(folds))
+                       interrupted=interrupted,
+                       folds=FoldResults([test for _, test in splits], pd.DataFrame(folds)))
     return table
+
+
+class FoldResults:
+    """What :func:`compare` did on each fold; a leaderboard keeps it in ``attrs["folds"]``.
+
+    Parameters
+    ----------
+    splits : sequence of array-like of int
+        Each fold's test rows (positions in ``X``).
+    scores : pandas.DataFrame
+        One row per model and fold.
+
+    Attributes
+    ----------
+    splits : tuple of numpy.ndarray
+        Each fold's test rows, read-only.
+    scores : pandas.DataFrame
+        ``model``, ``fold`` (from 1), every metric, ``fit_seconds``, ``predict_seconds``,
+        ``epochs``, ``size`` and ``budget_hit``.
+
+    Notes
+    -----
+    ``pd.concat`` keeps ``attrs`` only when the inputs' ``attrs`` compare equal, so this
+    object compares by value and answers a plain bool (a bare frame or list of arrays would
+    raise there). Leaderboards of one run concatenate with their ``attrs``; leaderboards of
+    different runs concatenate without them.
+    """
+
+    def __init__(self, splits, scores):
+        self.splits = tuple(_read_only(np.asarray(s)) for s in splits)
+        self.scores = scores
+
+    def __eq__(self, other):
+        if not isinstance(other, FoldResults):
+            return NotImplemented
+        return (self is other or (
+            len(self.splits) == len(other.splits)
+            and all(np.array_equal(a, b) for a, b in zip(self.splits, other.splits))
+            and self.scores.equals(other.scores)))
+
+    __hash__ = None
+
+    def __deepcopy__(self, memo):
+        # pandas deep-copies attrs on every operation: share the read-only row indices
+        return FoldResults(self.splits, self.scores.copy())
+
+    def __repr__(self):
+        models = self.scores["model"].nunique() if "model" in self.scores else 0
+        return f"FoldResults({len(self.splits)} folds, {models} models)"
+
+
+def _read_only(array):
+    if not array.flags.writeable:
+        return array
+    array = array.view()
+    array.flags.writeable = False
+    return array
 
 
 def compare_split(estimators, X_train, y_train, X_test, y_test, *, lightgbm=True,
@@ -844,7 +902,8 @@ def plot_leaderboard(table, metric=None, ax=None):
     ax.set_xlabel("fit seconds per fold (log scale)")
     better = "higher" if METRICS[metric][1] else "lower"
     ax.set_ylabel(f"{metric} ({better} is better)")
-    n_folds = len(table.attrs.get("splits", ())) or "?"
+    folds = table.attrs.get("folds")
+    n_folds = len(folds.splits) if isinstance(folds, FoldResults) else "?"
     budget = table.attrs.get("time_budget")
     ax.set_title(f"{metric} vs fit time, mean ± sd over {n_folds} folds"
                  + (f"; time budget {budget:g} s per neural fit" if budget else ""))

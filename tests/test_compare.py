@@ -101,7 +101,7 @@ def test_multiclass_auc_with_a_class_too_rare_for_every_fold():
     labels = np.where(data.data["I1"] > data.data["I1"].median(), "high", "low").astype(object)
     labels[:2] = "rare"
     table = compare(data.data, labels, ["linear"], cv=3, scoring=["auc"])
-    folds = table.attrs["folds"]
+    folds = table.attrs["folds"].scores
     assert np.isfinite(folds["auc"]).all() and (folds["auc"] > 0.5).all()
 
 
@@ -109,14 +109,32 @@ def test_every_model_sees_the_same_folds(binary):
     X, y = binary
     table = compare(X, y, {"a": Spy("a"), "b": Spy("b"), "linear": BASELINES["linear"](
         "binary")}, cv=4, random_state=3)
-    splits, first, second = table.attrs["splits"], FITTED_ON["a"], FITTED_ON["b"]
+    splits, first, second = table.attrs["folds"].splits, FITTED_ON["a"], FITTED_ON["b"]
     assert len(first) == len(second) == len(splits) == 4
     for a, b, test in zip(first, second, splits):
         np.testing.assert_array_equal(a, b)
         assert set(a).isdisjoint(test) and len(a) + len(test) == len(X)
     np.testing.assert_array_equal(np.sort(np.concatenate(splits)), np.arange(len(X)))
-    folds = table.attrs["folds"]
+    folds = table.attrs["folds"].scores
     assert sorted(folds["model"].unique()) == ["a", "b", "linear"]
+
+
+def test_leaderboards_concatenate_keeping_attrs_only_when_they_agree(binary):
+    # pandas compares attrs on concat: per-fold arrays of different lengths and frames used
+    # to raise there instead of answering
+    X, y = binary
+    models = {"linear": BASELINES["linear"]("binary"), "spy": Spy()}
+    table = compare(X, y, models, cv=3)
+    other = compare(X.iloc[:300], y[:300], models, cv=4, random_state=1)
+    assert table.attrs["folds"] == table.copy().attrs["folds"] != other.attrs["folds"]
+    parts = pd.concat([table.head(1), table.tail(1)])  # one run, cut and glued back
+    assert len(parts) == 2 and parts.attrs["folds"] == table.attrs["folds"]
+    assert parts.attrs["folds"].splits[0] is table.attrs["folds"].splits[0]  # shared
+    runs = pd.concat([table, other])  # two runs: no folds describe both
+    assert len(runs) == 4 and runs.attrs == {}
+    assert "3 folds, 2 models" in repr(table.attrs["folds"])
+    with pytest.raises(ValueError, match="read-only"):
+        table.attrs["folds"].splits[0][0] = 0
 
 
 def test_a_failing_model_is_reported_in_its_row(binary):

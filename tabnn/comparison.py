@@ -563,8 +563,8 @@ def compare(X, y, models=None, *, cv=5, scoring=None, task="auto", params=None,
         weights), ``note`` (the time budget hit, an error, an interruption). ``attrs`` holds
         ``task``, ``metrics``, ``folds`` (a :class:`FoldResults`: the folds' test rows and
         one row of scores per model and fold), ``time_budget`` and ``interrupted``. On
-        Ctrl-C the models finished so far are returned. Format it with :func:`format_leaderboard`, draw it with
-        :func:`plot_leaderboard`.
+        Ctrl-C the models finished so far are returned. Format it with
+        :func:`format_leaderboard`, draw it with :func:`plot_leaderboard`.
 
     Examples
     --------

@@ -195,6 +195,22 @@ def test_auto_warm_up_lasts_until_the_validation_loss_levels_off(planted):
     assert history[-1]["temperature"] == 1000 and history[-1]["kept_ratio"] < 1
 
 
+@pytest.mark.parametrize("search_epochs", [5, 3])
+def test_default_warm_up_is_the_backbones(search_epochs):
+    X, y = make_ctr(600, n_categorical=3, n_numeric=1, cardinality=8, interactions=[],
+                    main_effects=2, random_state=1, return_X_y=True)
+    small = dict(max_epochs=2, embedding_dim=4, random_state=0)
+    backbones = {3: AutoIntClassifier(attention_layers=1, dnn_hidden=(8,), **small),
+                 1: FCNClassifier(ecn_layers=1, lcn_layers=1, **small)}
+    for expected, backbone in backbones.items():
+        optfs = OptFSClassifier(backbone, search_epochs=search_epochs).fit(X, y)
+        warm = [h["warm_up"] for h in optfs.search_history_]
+        # AutoInt learns its interactions a few epochs in; at least one gate epoch is left
+        n = min(expected, search_epochs - 1)
+        assert warm == [True] * n + [False] * (search_epochs - n)
+    assert OptFSClassifier().get_params()["warmup_epochs"] is None
+
+
 def test_grid_search_over_the_penalty_and_regressor():
     X, y = make_ctr(800, n_categorical=3, n_numeric=1, cardinality=8, interactions=[],
                     main_effects=2, random_state=1, return_X_y=True)

@@ -289,6 +289,9 @@ class NeuralEstimator(BaseEstimator):
     """
 
     _task = None  # "binary" | "multiclass" | "regression", decided in fit
+    #: epochs this model trains before its gradients say which inputs it uses (OptFS's
+    #: default warm-up before its gates learn)
+    _warmup_epochs = 1
 
     _param_constraints = {
         "embedding": [Options(*EMBEDDINGS), InstanceOf(

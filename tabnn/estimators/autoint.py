@@ -41,6 +41,10 @@ attention_layers : int, default=3
 
 
 class _AutoIntBase(NeuralEstimator):
+    # attention learns the interactions a few epochs in: gates decided after one epoch pruned
+    # their values in one seed of three on a 300k-row table (docs/benchmarks.md, "OptFS")
+    _warmup_epochs = 3
+
     _param_constraints = {
         "attention_layers": [Interval("int", 0)],
         "attention_heads": [Interval("int", 1)],

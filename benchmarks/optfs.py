@@ -153,8 +153,10 @@ def summary(table):
     keys = ["data", "min_frequency", "model", "seed"]
     base = table[table.gate_penalty == "-"].set_index(keys).auc
     backbone = table.model.str.replace(r"OptFS\(([^;)]*).*\)", r"\1", regex=True)
-    change = table.auc.to_numpy() - base.loc[list(zip(
-        table.data, table.min_frequency, backbone, table.seed))].to_numpy()
+    # NaN where the run has no backbone row of that seed (--skip-backbone: --summarize it
+    # together with the --csv of a run that has them)
+    change = table.auc.to_numpy() - base.reindex(list(zip(
+        table.data, table.min_frequency, backbone, table.seed))).to_numpy()
     grouped = table.assign(auc_change=change).groupby(
         ["data", "min_frequency", "model", "gate_penalty"], sort=False)
     out = grouped.agg(seeds=("seed", "size"), auc=("auc", "mean"), auc_sd=("auc", "std"),

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from tabnn.comparison import compare_split, ctr_benchmark_data
 from tabnn.datasets import load_dataset
@@ -57,6 +57,21 @@ def split(name, quick, quick_sizes=(50_000, 20_000)):
     data = load_dataset(name)
     X, y = data.data, np.asarray(data.target)
     return train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+
+
+def folds(name, n_folds, quick, quick_sizes=(50_000, 20_000)):
+    """``(fold, (X_train, X_test, y_train, y_test))`` of a stratified ``n_folds``-fold split
+    (shuffled, seed 0) of every row of a data set (``ctr``: the rows :func:`split` uses), so
+    each row of a small sample is a test row once."""
+    if name == "ctr":
+        X_tr, X_te, y_tr, y_te = split(name, quick, quick_sizes)
+        X, y = pd.concat([X_tr, X_te]), np.concatenate([y_tr, y_te])
+    else:
+        data = load_dataset(name)
+        X, y = data.data, np.asarray(data.target)
+    cv = StratifiedKFold(n_folds, shuffle=True, random_state=0)
+    for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y)):
+        yield fold, (X.iloc[train], X.iloc[test], y[train], y[test])
 
 
 def quality(models, datasets, quick, params=None):

@@ -3,7 +3,9 @@ values, embedding parameters and fit time.
 
 Data: ``ctr`` is ``tabnn.comparison.ctr_benchmark_data`` (``--quick``, the default: 20k training
 and 10k test rows; ``--full``: 300k / 100k); ``criteo_sample`` and ``avazu_sample`` (from
-``$TABNN_DATA``) are split 80/20, stratified, seed 0. Every model is fitted with
+``$TABNN_DATA``) are split 80/20, stratified, seed 0 (``--folds K``: stratified K-fold
+cross-validation over every row instead, so a small sample's verdict does not rest on one
+1,500-row test set; fits are paired by fold and seed). Every model is fitted with
 ``random_state=0`` on the same rows; the backbones use their defaults (``--quick``: at most 10
 epochs) and OptFS its defaults (``--quick``: 5 search epochs). ``--min-frequency 2`` gives
 backbones and OptFS the paper's preprocessing (values seen once merged) in place of the
@@ -24,6 +26,7 @@ Usage::
     python benchmarks/optfs.py --seeds 0 1 2 --min-frequency 2   # mean, spread, paired change
     python benchmarks/optfs.py --summarize a.csv b.csv   # the same from runs written by --csv
     python benchmarks/optfs.py --params warmup_epochs=3 --skip-backbone   # OptFS variant only
+    python benchmarks/optfs.py --full --datasets criteo_sample avazu_sample --folds 5
 """
 
 from __future__ import annotations
@@ -62,14 +65,24 @@ def label(backbone, optfs_params=None):
     return f"OptFS({backbone}{extra})"
 
 
+def splits(name, quick, folds=None):
+    """``(data label, fold, (X_train, X_test, y_train, y_test))``: the one fixed split, or
+    with ``folds=K`` the K folds of a stratified cross-validation (label ``<name>_cvK``)."""
+    if folds is None:
+        yield name, 0, split(name, quick)
+        return
+    for fold, data in models.folds(name, folds, quick, quick_sizes=(20_000, 10_000)):
+        yield f"{name}_cv{folds}", fold, data
+
+
 def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
-        optfs_params=None, backbone=True):
+        optfs_params=None, backbone=True, folds=None):
     """One row per fit; ``optfs_params`` are OptFS parameters, ``backbone=False`` leaves out
-    the ungated fits (a variant compared with backbone rows of an earlier run: the seed pairs
-    them)."""
+    the ungated fits (a variant compared with backbone rows of an earlier run: the seed and
+    fold pair them), ``folds=K`` cross-validates instead of the fixed split."""
     rows = []
-    for name in datasets:
-        X_tr, X_te, y_tr, y_te = split(name, quick)
+    for name, fold, (X_tr, X_te, y_tr, y_te) in itertools.chain.from_iterable(
+            splits(d, quick, folds) for d in datasets):
         for short, seed in itertools.product(backbones, seeds):
             params = {"random_state": seed, **({"max_epochs": 10} if quick else {}),
                       **({} if min_frequency is None else {"min_frequency": min_frequency})}
@@ -79,7 +92,8 @@ def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
                 ungated.fit(X_tr, y_tr)
                 seconds = time.perf_counter() - start
                 rows.append({
-                    "data": name, "model": short, "seed": seed, "gate_penalty": "-",
+                    "data": name, "fold": fold, "model": short, "seed": seed,
+                    "gate_penalty": "-",
                     "min_frequency": ungated.min_frequency,
                     "auc": roc_auc_score(y_te, ungated.predict_proba(X_te)[:, 1]),
                     "values": int(sum(ungated.module_.embedding.cardinalities)),
@@ -97,7 +111,8 @@ def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
                 optfs.fit(X_tr, y_tr)
                 seconds = time.perf_counter() - start
                 rows.append({
-                    "data": name, "model": label(short, optfs_params), "seed": seed,
+                    "data": name, "fold": fold, "model": label(short, optfs_params),
+                    "seed": seed,
                     "gate_penalty": str(penalty),
                     "min_frequency": optfs.estimator_.min_frequency,
                     "auc": roc_auc_score(y_te, optfs.predict_proba(X_te)[:, 1]),
@@ -125,6 +140,9 @@ def main():
                         help="the backbones' min_frequency (default: theirs, 10)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0],
                         help="random_state of every model (several: one fit per seed, same rows)")
+    parser.add_argument("--folds", type=int, default=None, metavar="K",
+                        help="stratified K-fold cross-validation over every row instead of "
+                             "the fixed split: each sample row is a test row once")
     parser.add_argument("--params", nargs="+", default=(), metavar="key=value",
                         help="OptFS parameters, e.g. warmup_epochs=3")
     parser.add_argument("--skip-backbone", action="store_true",
@@ -138,29 +156,34 @@ def main():
     else:
         table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
                     min_frequency=args.min_frequency, seeds=args.seeds,
-                    optfs_params=parse_params(args.params), backbone=not args.skip_backbone)
+                    optfs_params=parse_params(args.params), backbone=not args.skip_backbone,
+                    folds=args.folds)
         if args.csv:
             table.to_csv(args.csv, index=False)
         print(markdown(table))
-    if table.seed.nunique() > 1:
+    if table.seed.nunique() > 1 or table.get("fold", pd.Series([0])).nunique() > 1:
         print()
         print(markdown(summary(table)))
 
 
 def summary(table):
-    """Per data set and model: mean and standard deviation over the seeds, and the AUC change
-    against the ungated backbone of the same seed (paired: same rows, same seed)."""
-    keys = ["data", "min_frequency", "model", "seed"]
+    """Per data set and model: mean and standard deviation over the seeds (and folds), and
+    the AUC change against the ungated backbone of the same seed and fold (paired: same rows,
+    same seed)."""
+    if "fold" not in table:  # written before --folds existed: one fixed split
+        table = table.assign(fold=0)
+    keys = ["data", "min_frequency", "model", "seed", "fold"]
     base = table[table.gate_penalty == "-"].set_index(keys).auc
     backbone = table.model.str.replace(r"OptFS\(([^;)]*).*\)", r"\1", regex=True)
     # NaN where the run has no backbone row of that seed (--skip-backbone: --summarize it
     # together with the --csv of a run that has them)
     change = table.auc.to_numpy() - base.reindex(list(zip(
-        table.data, table.min_frequency, backbone, table.seed))).to_numpy()
+        table.data, table.min_frequency, backbone, table.seed, table.fold))).to_numpy()
     grouped = table.assign(auc_change=change).groupby(
         ["data", "min_frequency", "model", "gate_penalty"], sort=False)
-    out = grouped.agg(seeds=("seed", "size"), auc=("auc", "mean"), auc_sd=("auc", "std"),
+    out = grouped.agg(fits=("seed", "size"), auc=("auc", "mean"), auc_sd=("auc", "std"),
                       auc_change=("auc_change", "mean"), auc_change_sd=("auc_change", "std"),
+                      auc_change_se=("auc_change", lambda c: c.std() / np.sqrt(c.count())),
                       kept_ratio=("kept_ratio", "mean"),
                       kept_occurrences=("kept_occurrences", "mean"),
                       embedding_params=("embedding_params", "mean"),

@@ -2,7 +2,7 @@
 
 Protocol: per data set one fixed stratified split (data seed 0) into training, validation and
 test rows (1/6 of the rows each for validation and test); every model is ``FCNClassifier``
-with default parameters (``embedding_dim=16``) and ``max_epochs=20``, early-stopped on the
+(``--model AutoInt``: ``AutoIntClassifier``) with default parameters (``embedding_dim=16``) and ``max_epochs=20``, early-stopped on the
 fixed validation rows (``X_val``: validation loss, patience 2, best weights restored), fitted
 with several ``random_state`` values (seeds change the initialisation and the batch order,
 never the rows). The table gives the mean test AUC, its standard deviation over seeds, and the
@@ -46,7 +46,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from tabnn import FCNClassifier, HashedEmbedding, UnifiedEmbedding
+from tabnn import AutoIntClassifier, FCNClassifier, HashedEmbedding, UnifiedEmbedding
 from tabnn.comparison import ctr_benchmark_data
 from tabnn.datasets import load_dataset
 
@@ -87,14 +87,18 @@ def _splits(name, n_rows, folds=None):
         yield fold, (Xf, Xv, X.iloc[test], yf, yv, y[test])
 
 
-def _fit(embedding, data, seed, max_epochs):
+MODELS = {"FCN": FCNClassifier, "AutoInt": AutoIntClassifier}
+
+
+def _fit(embedding, data, seed, max_epochs, model="FCN"):
     X, Xv, Xt, y, yv, yt = data
-    model = FCNClassifier(embedding=embedding, max_epochs=max_epochs, random_state=seed)
+    model = MODELS[model](embedding=embedding, max_epochs=max_epochs, random_state=seed)
     model.fit(X, y, X_val=Xv, y_val=yv)
     return roc_auc_score(yt, model.predict_proba(Xt)[:, 1]), model
 
 
-def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=None):
+def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=None,
+        model="FCN"):
     rows = []
     for name in datasets:
         # another size of the CTR table, or cross-validation, is another data set in the
@@ -103,15 +107,18 @@ def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=N
                  if name == "ctr_benchmark_data" and n_rows[name] != CTR_ROWS else name)
         if folds:
             label += f"_cv{folds}"
+        if model != "FCN":  # another model: another row of the tables and plots
+            label += f"_{model}"
         for fold, data in _splits(name, n_rows[name], folds):
             for seed in seeds:
-                rows += _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes)
+                rows += _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes,
+                                 model)
     return pd.DataFrame(rows)
 
 
-def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes):
+def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes, model="FCN"):
     """Per-field tables, then hashed and unified tables at every budget, on one split."""
-    auc, field = _fit("field", data, seed, max_epochs)
+    auc, field = _fit("field", data, seed, max_epochs, model)
     table_rows = field.module_.embedding.table.weight.shape[0]  # R
     numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
     full = field.n_embedding_params_
@@ -126,14 +133,14 @@ def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes):
                      table_size=max(1, round(f * table_rows * n_probes)),
                      n_probes=n_probes)}
         for kind, spec in specs.items():
-            auc, model = _fit(spec, data, seed, max_epochs)
+            auc, fitted = _fit(spec, data, seed, max_epochs, model)
             rows.append(dict(data=label, fold=fold, seed=seed, embedding=kind, budget=f,
                              table_size=spec.table_size,
-                             params=model.n_embedding_params_, auc=auc,
-                             best_epoch=model.best_iteration_))
+                             params=fitted.n_embedding_params_, auc=auc,
+                             best_epoch=fitted.best_iteration_))
             print(f"  {kind:8s} budget {f:<5g} table_size {spec.table_size:>7d} "
-                  f"params {model.n_embedding_params_:>8d} (numeric {numeric}) "
-                  f"AUC {auc:.4f} (best epoch {model.best_iteration_})", flush=True)
+                  f"params {fitted.n_embedding_params_:>8d} (numeric {numeric}) "
+                  f"AUC {auc:.4f} (best epoch {fitted.best_iteration_})", flush=True)
     return rows
 
 
@@ -247,6 +254,9 @@ def main():
                         help="n_probes of the unified tables (rows of width 16 / probes)")
     parser.add_argument("--out", default="docs/embedding_budget",
                         help="prefix of the .md, .csv and .png files written")
+    parser.add_argument("--model", default="FCN", choices=MODELS,
+                        help="the neural model of every fit (another than FCN is labelled "
+                             "<data>_<model>)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--combine", nargs="+", metavar="CSV",
                         help="no fits: the table and plot of the results in these CSV files "
@@ -261,7 +271,7 @@ def main():
     else:
         results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
                       args.budgets or (BUDGETS if args.full else QUICK_BUDGETS), args.probes,
-                      args.folds)
+                      args.folds, args.model)
     text = markdown(summary(results))
     print(text)
     out = Path(args.out)

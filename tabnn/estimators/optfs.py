@@ -384,7 +384,9 @@ class _OptFSBase(MetaEstimatorMixin):
                 f"that reads codes (e.g. 'field')")
         # one integer seed for both fits: same validation split, encoder codes, batch order;
         # an integer is passed on as it is, so the retraining with every value kept is the
-        # backbone fitted alone with that random_state (a paired comparison)
+        # backbone fitted alone with that random_state but for the paper's 1/sigmoid(mask_init)
+        # on its table rows (a paired comparison: level with the backbone under 5-fold CV,
+        # docs/benchmarks.md)
         random_state = (backbone.random_state if self.random_state is None
                         else self.random_state)
         seed = (int(random_state) if isinstance(random_state, numbers.Integral)

@@ -93,27 +93,32 @@ class ValidationScore(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after every epoch whose monitored value did
-    not improve on the best so far by more than the relative tolerance ``tol``.
+    """Multiply the learning rate by ``factor`` after ``patience`` consecutive epochs whose
+    monitored value did not improve on the best so far by more than the relative tolerance
+    ``tol`` (the count restarts after each cut and at each improvement).
 
     ``monitor`` is a key of the epoch record (``"valid_loss"``, or ``"valid_score"`` with
     ``mode="max"``). Does nothing in epochs without that value.
     """
 
-    def __init__(self, factor=0.1, tol=1e-4, monitor="valid_loss", mode="min"):
+    def __init__(self, factor=0.1, tol=1e-4, monitor="valid_loss", mode="min", patience=1):
         self.factor, self.tol, self.monitor, self.mode = factor, tol, monitor, mode
+        self.patience = patience
 
     def on_train_begin(self, trainer):
-        self.best_ = np.inf
+        self.best_, self.stale_ = np.inf, 0
 
     def on_epoch_end(self, trainer):
         value = trainer.record.get(self.monitor)
         if value is None:
             return
         if _improved(value, self.best_, self.tol, self.mode):
-            self.best_ = value
-        else:
+            self.best_, self.stale_ = value, 0
+            return
+        self.stale_ += 1
+        if self.stale_ >= self.patience:
             trainer.scale_learning_rate(self.factor)
+            self.stale_ = 0
 
 
 class CosineSchedule(Callback):

@@ -361,7 +361,10 @@ def default_callbacks(config):
     else:
         monitor, mode, callbacks = "valid_score", "max", [ValidationScore(config.scoring)]
     if config.lr_schedule == "plateau":
-        callbacks.append(ReduceLROnPlateau(config.lr_decay, config.tol, monitor, mode))
+        # cut the rate when two epochs of patience are left, so early stopping always tries
+        # the lower rate (patience 2: at the first epoch without improvement)
+        callbacks.append(ReduceLROnPlateau(config.lr_decay, config.tol, monitor, mode,
+                                           patience=max(config.n_iter_no_change - 2, 1)))
     elif config.lr_schedule == "cosine":
         callbacks.append(CosineSchedule())
     return [*callbacks, EarlyStopping(config.n_iter_no_change, config.tol, True, monitor, mode),

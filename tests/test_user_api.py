@@ -180,6 +180,25 @@ def test_lr_schedules(planted, schedule):
         assert rates == [1e-2] * 4
 
 
+@pytest.mark.parametrize("patience, rates", [
+    (2, [1, 1, 0.1]),  # the first epoch without improvement already cuts the rate
+    (5, [1, 1, 1, 1, 0.1, 0.1]),  # three at the full rate first, two left at the lower one
+])
+def test_plateau_schedule_cuts_the_rate_with_two_epochs_of_patience_left(planted, patience,
+                                                                          rates):
+    X, y = planted.data, planted.target
+    calls = []
+
+    def worse_every_epoch(estimator, X, y):
+        calls.append(1)
+        return -len(calls)
+
+    clf = AutoIntClassifier(scoring=worse_every_epoch, n_iter_no_change=patience,
+                            learning_rate=1e-2, max_epochs=20, **SMALL).fit(X, y)
+    assert [r["learning_rate"] for r in clf.history_] == pytest.approx(
+        [1e-2 * r for r in rates])
+
+
 # -- feature_importances_ ---------------------------------------------------------------------
 def test_feature_importances_rank_planted_fields_above_noise(planted):
     X, y = planted.data, planted.target

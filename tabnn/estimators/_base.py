@@ -95,9 +95,11 @@ default="values"
     learning_rate : float, default=3e-3
         Initial AdamW learning rate (see ``lr_schedule``).
     lr_schedule : {"plateau", "cosine", "constant"}, default="plateau"
-        How the learning rate changes over epochs. ``"plateau"``: multiplied by 0.1 after
-        every epoch in which the monitored validation value (the loss, or ``scoring``) does
-        not improve (the behaviour before this parameter existed); ``"cosine"``: decays along
+        How the learning rate changes over epochs. ``"plateau"``: multiplied by 0.1 when the
+        monitored validation value (the loss, or ``scoring``) has not improved for
+        ``max(n_iter_no_change - 2, 1)`` epochs in a row, so early stopping always tries the
+        lower rate for up to two epochs (with the default patience of 2: at every epoch
+        without improvement); ``"cosine"``: decays along
         a half cosine from ``learning_rate`` to 1% of it at ``max_epochs`` (set
         ``max_epochs`` to your epoch budget); ``"constant"``: never changes. With early
         stopping the three end close together (AutoInt, 20,000-row CTR table of
@@ -133,11 +135,14 @@ default="values"
         when it beats the best value so far by more than ``tol * |best|``.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping (stratified for classifiers).
-    n_iter_no_change : int, default=2
-        Patience of early stopping, in epochs. Smaller than the 10 of gradient boosting
-        because an epoch is a full pass (not one tree) and, under the plateau schedule, the
-        first epoch without improvement already divides the learning rate by 10: a second
-        one rarely improves again.
+    n_iter_no_change : int, default=2 (AutoInt: 5)
+        Patience of early stopping, in epochs; under the plateau schedule the learning rate
+        is cut when two epochs of patience are left (see ``lr_schedule``). Smaller than the
+        10 of gradient boosting because an epoch is a full pass (not one tree). AutoInt waits
+        longer: its validation loss often stalls or turns up for a few epochs before the
+        attention layers learn the interactions, and a patience of 2 (which also cuts the
+        rate at the first such epoch) often ends the fit there ("AutoInt's start plateau" in
+        ``docs/benchmarks.md``).
     warm_start : bool, default=False
         When the estimator is already fitted, ``fit`` keeps the fitted encoder and the
         network's weights and trains them further on the data it is given (the last stage
@@ -385,16 +390,18 @@ class NeuralEstimator(BaseEstimator):
     def __init_subclass__(cls, **kwargs):
         # A model's __init__ lists its own parameters and passes ``**common`` on; scikit-learn
         # reads parameters from the signature, so the common ones are written into it here:
-        # every model then has exactly the base's common parameters with their defaults.
+        # every model then has exactly the base's common parameters, with the base's defaults
+        # unless the model lists a common parameter itself (a default of its own).
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None:
             signature = inspect.signature(init)
             params = list(signature.parameters.values())
             if params[-1].kind is inspect.Parameter.VAR_KEYWORD:
+                own = set(signature.parameters)
                 common = [p for name, p in
                           inspect.signature(NeuralEstimator.__init__).parameters.items()
-                          if name != "self"]
+                          if name != "self" and name not in own]
                 init.__signature__ = signature.replace(parameters=[*params[:-1], *common])
         if issubclass(cls, NeuralClassifierMixin):
             _add_class_weight(cls)

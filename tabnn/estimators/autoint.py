@@ -67,9 +67,11 @@ class _AutoIntBase(NeuralEstimator):
         dnn_hidden=(256, 128),
         dropout=0.0,
         attend_numeric=False,
+        n_iter_no_change=5,
         **common,
     ):
-        super().__init__(**common)
+        # a patience of its own: see n_iter_no_change in the common parameters
+        super().__init__(n_iter_no_change=n_iter_no_change, **common)
         self.attention_layers = attention_layers
         self.attention_heads = attention_heads
         self.attention_head_dim = attention_head_dim

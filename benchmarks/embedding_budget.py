@@ -2,8 +2,9 @@
 
 Protocol: per data set one fixed stratified split (data seed 0) into training, validation and
 test rows (1/6 of the rows each for validation and test); every model is ``FCNClassifier``
-(``--model AutoInt``: ``AutoIntClassifier``) with default parameters (``embedding_dim=16``) and ``max_epochs=20``, early-stopped on the
-fixed validation rows (``X_val``: validation loss, patience 2, best weights restored), fitted
+(``--model AutoInt``: ``AutoIntClassifier``) with default parameters (``embedding_dim=16``;
+``--params key=value ...`` changes some) and ``max_epochs=20``, early-stopped on the fixed
+validation rows (``X_val``: validation loss, the model's patience, best weights restored), fitted
 with several ``random_state`` values (seeds change the initialisation and the batch order,
 never the rows). The table gives the mean test AUC, its standard deviation over seeds, and the
 paired differences (same seed) with their standard deviation.
@@ -30,6 +31,8 @@ Usage::
         --budgets 0.1 --probes 16 --seeds 0    # one budget on the 300k-row table
     python benchmarks/embedding_budget.py --datasets avazu_sample --folds 6 --budgets 0.1 \
         --probes 16                            # 6-fold cross-validation: every row tested
+    python benchmarks/embedding_budget.py --datasets ctr_benchmark_data --folds 6 --budgets 0.1 \
+        --probes 16 --model AutoInt --params embedding_l2=0.01   # another model and parameter
 
 Writes the table (markdown, stdout and ``--out``.md), a CSV and the plot (``--out``.png).
 """
@@ -46,6 +49,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from real_data import parse_params  # the same key=value parsing
 from tabnn import AutoIntClassifier, FCNClassifier, HashedEmbedding, UnifiedEmbedding
 from tabnn.comparison import ctr_benchmark_data
 from tabnn.datasets import load_dataset
@@ -90,15 +94,16 @@ def _splits(name, n_rows, folds=None):
 MODELS = {"FCN": FCNClassifier, "AutoInt": AutoIntClassifier}
 
 
-def _fit(embedding, data, seed, max_epochs, model="FCN"):
+def _fit(embedding, data, seed, max_epochs, model="FCN", params=None):
     X, Xv, Xt, y, yv, yt = data
-    model = MODELS[model](embedding=embedding, max_epochs=max_epochs, random_state=seed)
+    model = MODELS[model](embedding=embedding, max_epochs=max_epochs, random_state=seed,
+                          **(params or {}))
     model.fit(X, y, X_val=Xv, y_val=yv)
     return roc_auc_score(yt, model.predict_proba(Xt)[:, 1]), model
 
 
 def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=None,
-        model="FCN"):
+        model="FCN", params=None):
     rows = []
     for name in datasets:
         # another size of the CTR table, or cross-validation, is another data set in the
@@ -109,16 +114,19 @@ def run(datasets, n_rows, seeds, max_epochs, budgets, n_probes=N_PROBES, folds=N
             label += f"_cv{folds}"
         if model != "FCN":  # another model: another row of the tables and plots
             label += f"_{model}"
+        for key, value in (params or {}).items():  # and other parameters too
+            label += f"_{key}={value}"
         for fold, data in _splits(name, n_rows[name], folds):
             for seed in seeds:
                 rows += _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes,
-                                 model)
+                                 model, params)
     return pd.DataFrame(rows)
 
 
-def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes, model="FCN"):
+def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes, model="FCN",
+             params=None):
     """Per-field tables, then hashed and unified tables at every budget, on one split."""
-    auc, field = _fit("field", data, seed, max_epochs, model)
+    auc, field = _fit("field", data, seed, max_epochs, model, params)
     table_rows = field.module_.embedding.table.weight.shape[0]  # R
     numeric = sum(p.numel() for p in field.module_.embedding.numeric.parameters())
     full = field.n_embedding_params_
@@ -133,7 +141,7 @@ def _fit_all(label, fold, data, seed, max_epochs, budgets, n_probes, model="FCN"
                      table_size=max(1, round(f * table_rows * n_probes)),
                      n_probes=n_probes)}
         for kind, spec in specs.items():
-            auc, fitted = _fit(spec, data, seed, max_epochs, model)
+            auc, fitted = _fit(spec, data, seed, max_epochs, model, params)
             rows.append(dict(data=label, fold=fold, seed=seed, embedding=kind, budget=f,
                              table_size=spec.table_size,
                              params=fitted.n_embedding_params_, auc=auc,
@@ -257,6 +265,8 @@ def main():
     parser.add_argument("--model", default="FCN", choices=MODELS,
                         help="the neural model of every fit (another than FCN is labelled "
                              "<data>_<model>)")
+    parser.add_argument("--params", nargs="+", default=(), metavar="key=value",
+                        help="other parameters of the model (labelled <data>_<key>=<value>)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--combine", nargs="+", metavar="CSV",
                         help="no fits: the table and plot of the results in these CSV files "
@@ -271,7 +281,7 @@ def main():
     else:
         results = run(args.datasets, n_rows, args.seeds, args.max_epochs,
                       args.budgets or (BUDGETS if args.full else QUICK_BUDGETS), args.probes,
-                      args.folds, args.model)
+                      args.folds, args.model, parse_params(args.params))
     text = markdown(summary(results))
     print(text)
     out = Path(args.out)

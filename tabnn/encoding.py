@@ -792,7 +792,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 text, positions = self._text_index(spec)
                 found = text.get_indexer(pd.Index([_text_key(v) for v in uniques[retry]],
                                                   dtype=object))
-                pos[retry] = np.where(found >= 0, positions[found], -1)
+                hit = found >= 0  # (positions is empty when no value reached min_frequency)
+                pos[retry[hit]] = positions[found[hit]]
             lut = np.where(pos < 0, UNKNOWN, pos + N_RESERVED)
         return np.append(lut, MISSING)  # index -1 (missing) picks the last entry
 

@@ -75,6 +75,17 @@ def test_min_frequency_pools_rare_values_and_honours_weights():
     assert list(enc_z.schema_[0].categories) == ["b", "c"]
 
 
+def test_a_column_without_a_frequent_value_encodes_every_value_as_unknown():
+    X = pd.DataFrame({"s": ["a", "b", "a"], "k": pd.Categorical(["x", "y", "z"]),
+                      "n": [1.0, 2.0, 3.0]})
+    enc = TabularEncoder(min_frequency=3).fit(X)
+    assert [len(spec.categories) for spec in enc.schema_[:2]] == [0, 0]
+    new = pd.DataFrame({"s": ["a", None, 7], "k": pd.Categorical(["x", None, "w"]),
+                        "n": [1.0, 2.0, 3.0]})
+    assert enc.encode(new).codes.tolist() == [[UNKNOWN, UNKNOWN], [MISSING, MISSING],
+                                              [UNKNOWN, UNKNOWN]]
+
+
 def test_hashing_high_cardinality_is_stable_across_processes():
     values = np.array([f"user_{i}" for i in range(500)], dtype=object)
     X = pd.DataFrame({"user": values})

@@ -212,6 +212,8 @@ FIT_INPUTS = {
                    (TypeError, "Column 'city' holds values that are neither numbers nor strings")),
     "numbers given as strings": (lambda X: X.assign(age=X["age"].astype(str)), None),
     "one column": (lambda X: X[["city"]], None),
+    # every value rarer than min_frequency: an empty vocabulary, all rows unknown
+    "only rare values": (lambda X: X.assign(city=[f"id{i}" for i in range(len(X))]), None),
 }
 
 

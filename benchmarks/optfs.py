@@ -16,7 +16,9 @@ every categorical field, its reserved missing and unknown codes included; ``kept
 share of them whose gate stayed open (each value counts once, however frequent);
 ``kept_occurrences`` the share of the training rows' (row, field) cells whose value kept its own
 vector; ``embedding_params`` the parameters of the embedding (categorical table and numeric
-vectors) the predicting model uses.
+vectors) the predicting model uses. ``--count-threshold`` adds rows ``count(<backbone>)``: the
+backbone alone with the ``min_frequency`` that leaves it as many codes as the OptFS fit before
+it kept (the simplest selection of the same size; values under it share the unknown vector).
 
 Usage::
 
@@ -27,6 +29,7 @@ Usage::
     python benchmarks/optfs.py --summarize a.csv b.csv   # the same from runs written by --csv
     python benchmarks/optfs.py --params warmup_epochs=3 --skip-backbone   # OptFS variant only
     python benchmarks/optfs.py --full --datasets criteo_sample avazu_sample --folds 5
+    python benchmarks/optfs.py --count-threshold   # and the count threshold of the same size
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from tabnn import AutoIntClassifier, FCNClassifier, OptFSClassifier
+from tabnn.encoding import UNKNOWN
 
 BACKBONES = {"AutoInt": AutoIntClassifier, "FCN": FCNClassifier}
 DATASETS = ("ctr", "criteo_sample", "avazu_sample")
@@ -57,6 +61,24 @@ def kept_occurrences(optfs, X):
     kept = np.concatenate(list(optfs.value_support_.values()))
     offsets = np.cumsum([0] + [len(m) for m in optfs.value_support_.values()])[:-1]
     return float(kept[codes + offsets].mean())
+
+
+def count_threshold(backbone, params, X, n_codes):
+    """The smallest ``min_frequency`` at which the backbone's encoder, fitted on ``X``, has at
+    most ``n_codes`` categorical codes: the count threshold of the same size as an OptFS
+    selection (values below it share their field's unknown vector, as pruned values do)."""
+    def codes(threshold):
+        encoder = BACKBONES[backbone](**{**params, "min_frequency": threshold})._new_encoder()
+        return sum(spec.n_codes for spec in encoder.fit(X).schema_
+                   if spec.role == "categorical")
+
+    low = high = BACKBONES[backbone](**params).min_frequency
+    while codes(high) > n_codes and high <= len(X):
+        low, high = high, 2 * high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if codes(mid) > n_codes else (low, mid)
+    return high
 
 
 def label(backbone, optfs_params=None):
@@ -76,10 +98,12 @@ def splits(name, quick, folds=None):
 
 
 def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
-        optfs_params=None, backbone=True, folds=None):
+        optfs_params=None, backbone=True, folds=None, count=False):
     """One row per fit; ``optfs_params`` are OptFS parameters, ``backbone=False`` leaves out
     the ungated fits (a variant compared with backbone rows of an earlier run: the seed and
-    fold pair them), ``folds=K`` cross-validates instead of the fixed split."""
+    fold pair them), ``folds=K`` cross-validates instead of the fixed split, ``count=True``
+    adds after every OptFS fit the backbone alone at the count threshold of the same size
+    (model ``count(<backbone>)``, its ``gate_penalty`` the one of the OptFS fit it matches)."""
     rows = []
     for name, fold, (X_tr, X_te, y_tr, y_te) in itertools.chain.from_iterable(
             splits(d, quick, folds) for d in datasets):
@@ -123,7 +147,32 @@ def run(datasets, backbones, penalties, quick, min_frequency=None, seeds=(0,),
                     "seconds": seconds,
                 })
                 print(rows[-1], flush=True)
+                if count:
+                    rows.append(_count_row(short, params, optfs, X_tr, X_te, y_tr, y_te,
+                                           dict(data=name, fold=fold, seed=seed,
+                                                gate_penalty=str(penalty))))
+                    print(rows[-1], flush=True)
     return pd.DataFrame(rows)
+
+
+def _count_row(short, params, optfs, X_tr, X_te, y_tr, y_te, keys):
+    """Fit the backbone at the count threshold that keeps as many codes as ``optfs`` kept."""
+    threshold = count_threshold(short, params, X_tr,
+                                round(optfs.kept_ratio_ * optfs.n_values_))
+    model = BACKBONES[short](**{**params, "min_frequency": threshold})
+    start = time.perf_counter()
+    model.fit(X_tr, y_tr)
+    seconds = time.perf_counter() - start
+    codes = model.encoder_.encode(X_tr).codes
+    return {**keys, "model": f"count({short})",
+            # the backbone's threshold, so that the summary pairs the row with its fits
+            "min_frequency": optfs.estimator_.min_frequency, "threshold": threshold,
+            "auc": roc_auc_score(y_te, model.predict_proba(X_te)[:, 1]),
+            "values": optfs.n_values_,
+            "kept_ratio": sum(model.module_.embedding.cardinalities) / optfs.n_values_,
+            "kept_occurrences": float((codes != UNKNOWN).mean()),
+            "embedding_params": sum(p.numel() for p in model.module_.embedding.parameters()),
+            "seconds": seconds}
 
 
 def main():
@@ -145,6 +194,9 @@ def main():
                              "the fixed split: each sample row is a test row once")
     parser.add_argument("--params", nargs="+", default=(), metavar="key=value",
                         help="OptFS parameters, e.g. warmup_epochs=3")
+    parser.add_argument("--count-threshold", action="store_true",
+                        help="after every OptFS fit, fit the backbone alone with the count "
+                             "threshold (min_frequency) that keeps as many values")
     parser.add_argument("--skip-backbone", action="store_true",
                         help="fit OptFS only (pair with backbone rows of an earlier --csv)")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
@@ -157,7 +209,7 @@ def main():
         table = run(args.datasets, args.backbones, args.penalties, quick=not args.full,
                     min_frequency=args.min_frequency, seeds=args.seeds,
                     optfs_params=parse_params(args.params), backbone=not args.skip_backbone,
-                    folds=args.folds)
+                    folds=args.folds, count=args.count_threshold)
         if args.csv:
             table.to_csv(args.csv, index=False)
         print(markdown(table))
@@ -174,7 +226,7 @@ def summary(table):
         table = table.assign(fold=0)
     keys = ["data", "min_frequency", "model", "seed", "fold"]
     base = table[table.gate_penalty == "-"].set_index(keys).auc
-    backbone = table.model.str.replace(r"OptFS\(([^;)]*).*\)", r"\1", regex=True)
+    backbone = table.model.str.replace(r"(?:OptFS|count)\(([^;)]*).*\)", r"\1", regex=True)
     # NaN where the run has no backbone row of that seed (--skip-backbone: --summarize it
     # together with the --csv of a run that has them)
     change = table.auc.to_numpy() - base.reindex(list(zip(
